@@ -1,0 +1,40 @@
+//! The command line: parses arguments, dispatches to a command, turns its result into
+//! an exit code. Errors print as one line; input and usage errors exit 2.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Build, lint and verify production container images for Python web services.
+#[derive(Debug, Parser)]
+#[command(name = "pyship", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Runs the command line and maps the outcome to the process exit code:
+/// 0 success, 1 findings or failed checks, 2 usage or input errors.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<ExitCode> = match cli.command {};
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Joins an error and its causes into one line, outermost first.
+pub fn one_line(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
+}

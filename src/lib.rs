@@ -1,0 +1,5 @@
+//! pyship: a Python web service in, a production container image out.
+//!
+//! Data flows one way: project → plan → layers → image → output.
+
+pub mod cli;
