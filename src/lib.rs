@@ -3,3 +3,6 @@
 //! Data flows one way: project → plan → layers → image → output.
 
 pub mod cli;
+pub mod lock;
+pub mod project;
+pub mod target;

@@ -1,0 +1,502 @@
+//! `uv.lock`: the pinned distributions of a project, their wheels and hashes.
+//!
+//! Two jobs: refuse a lock that no longer matches `pyproject.toml` (as `uv sync
+//! --locked` would), and walk the lock's graph from the project's runtime
+//! dependencies to the set of packages a target environment needs.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use uv_pep440::VersionSpecifiers;
+use uv_pep508::{MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
+
+use crate::project::Project;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct UvLock {
+    pub requires_python: Option<String>,
+    #[serde(default, rename = "package")]
+    pub packages: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: Option<String>,
+    #[serde(default)]
+    pub source: toml::Table,
+    #[serde(default)]
+    pub dependencies: Vec<LockedDependency>,
+    #[serde(default)]
+    pub optional_dependencies: BTreeMap<String, Vec<LockedDependency>>,
+    pub sdist: Option<Artifact>,
+    #[serde(default)]
+    pub wheels: Vec<Artifact>,
+    pub metadata: Option<LockedMetadata>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LockedDependency {
+    pub name: String,
+    pub version: Option<String>,
+    pub marker: Option<String>,
+    #[serde(default)]
+    pub extra: Vec<String>,
+}
+
+/// A downloadable file of a locked package (a wheel or an sdist).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Artifact {
+    pub url: Option<String>,
+    pub path: Option<String>,
+    pub filename: Option<String>,
+    pub hash: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedMetadata {
+    #[serde(default)]
+    pub requires_dist: Vec<LockedRequirement>,
+    #[serde(default)]
+    pub requires_dev: BTreeMap<String, Vec<LockedRequirement>>,
+}
+
+/// A requirement as uv records it from `pyproject.toml`, to detect a stale lock.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LockedRequirement {
+    pub name: String,
+    pub specifier: Option<String>,
+    pub marker: Option<String>,
+    #[serde(default)]
+    pub extras: Vec<String>,
+    pub url: Option<String>,
+    pub git: Option<String>,
+    pub path: Option<String>,
+    pub editable: Option<String>,
+}
+
+/// One requirement reduced to what must match between pyproject and lock.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RequirementKey {
+    name: String,
+    extras: Vec<String>,
+    source: String,
+    marker: String,
+}
+
+impl Artifact {
+    /// The file name: the `filename` field, else the last segment of the URL or path.
+    pub fn filename(&self) -> Option<&str> {
+        if let Some(name) = &self.filename {
+            return Some(name);
+        }
+        let location = self.url.as_deref().or(self.path.as_deref())?;
+        let location = location.split(['#', '?']).next().unwrap_or(location);
+        location.rsplit('/').next()
+    }
+}
+
+impl LockedPackage {
+    pub fn version_str(&self) -> &str {
+        self.version.as_deref().unwrap_or("(no version)")
+    }
+
+    /// True for the project itself (uv records it as a virtual or editable source).
+    fn is_local_project(&self) -> bool {
+        self.source.contains_key("virtual") || self.source.contains_key("editable")
+    }
+}
+
+impl UvLock {
+    /// Reads `uv.lock` beside the project's `pyproject.toml`.
+    pub fn read(project: &Project) -> Result<UvLock> {
+        let path = project.root.join("uv.lock");
+        if !path.is_file() {
+            bail!(
+                "{} has no uv.lock: run `uv lock` in it and commit the lockfile, so the image installs exactly what you tested",
+                project.root.display()
+            );
+        }
+        Self::parse(&path)
+    }
+
+    pub fn parse(path: &Path) -> Result<UvLock> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse_str(&text).with_context(|| {
+            format!(
+                "{} is not a uv lockfile: regenerate it with `uv lock`",
+                path.display()
+            )
+        })
+    }
+
+    pub fn parse_str(text: &str) -> Result<UvLock> {
+        toml::from_str(text).map_err(|err| anyhow::anyhow!("{}", err.message()))
+    }
+
+    /// The lock's entry for the project itself.
+    pub fn root(&self, project: &Project) -> Result<&LockedPackage> {
+        let wanted = normalize(&project.name);
+        self.packages
+            .iter()
+            .find(|pkg| normalize(&pkg.name) == wanted && pkg.is_local_project())
+            .or_else(|| {
+                self.packages
+                    .iter()
+                    .find(|pkg| normalize(&pkg.name) == wanted)
+            })
+            .with_context(|| {
+                format!(
+                    "uv.lock does not contain the project {:?}: run `uv lock` to update it",
+                    project.name
+                )
+            })
+    }
+
+    /// Refuses a lock that no longer matches `pyproject.toml`, naming each difference.
+    pub fn ensure_fresh(&self, project: &Project) -> Result<()> {
+        let root = self.root(project)?;
+        let metadata = root.metadata.clone().unwrap_or_default();
+        let mut differences = Vec::new();
+        if let Some(wanted) = &project.requires_python {
+            let locked = self
+                .requires_python
+                .as_deref()
+                .and_then(|spec| VersionSpecifiers::from_str(spec).ok());
+            if locked.as_ref().map(ToString::to_string) != Some(wanted.to_string()) {
+                differences.push(format!(
+                    "requires-python is {wanted} but uv.lock was made for {}",
+                    self.requires_python.as_deref().unwrap_or("none")
+                ));
+            }
+        }
+        compare(
+            "dependencies",
+            &project.dependencies,
+            &metadata.requires_dist,
+            &mut differences,
+        )?;
+        let groups: BTreeSet<&String> = project
+            .dependency_groups
+            .keys()
+            .chain(metadata.requires_dev.keys())
+            .collect();
+        for group in groups {
+            let empty = Vec::new();
+            let wanted = project.dependency_groups.get(group).unwrap_or(&empty);
+            let locked = metadata
+                .requires_dev
+                .get(group)
+                .map_or(&[][..], Vec::as_slice);
+            compare(&format!("group {group}"), wanted, locked, &mut differences)?;
+        }
+        if differences.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "uv.lock is out of date with pyproject.toml ({}): run `uv lock` and commit the result",
+            differences.join("; ")
+        )
+    }
+
+    /// The packages the project needs at run time in `env`: its dependencies and theirs,
+    /// with markers evaluated and extras followed; never dependency groups.
+    pub fn runtime_packages(
+        &self,
+        project: &Project,
+        env: &MarkerEnvironment,
+    ) -> Result<Vec<&LockedPackage>> {
+        let root = self.root(project)?;
+        let mut queue: VecDeque<&LockedDependency> = root.dependencies.iter().collect();
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut extras_seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut needed = Vec::new();
+        while let Some(dep) = queue.pop_front() {
+            if !marker_applies(dep.marker.as_deref(), env)? {
+                continue;
+            }
+            let package = self.find(dep)?;
+            let key = (normalize(&package.name), package.version_str().to_owned());
+            if seen.insert(key.clone()) {
+                if !package.is_local_project() {
+                    needed.push(package);
+                }
+                queue.extend(package.dependencies.iter());
+            }
+            for extra in &dep.extra {
+                if extras_seen.insert((key.0.clone(), extra.clone()))
+                    && let Some(deps) = package.optional_dependencies.get(extra)
+                {
+                    queue.extend(deps.iter());
+                }
+            }
+        }
+        needed.sort_by(|a, b| normalize(&a.name).cmp(&normalize(&b.name)));
+        Ok(needed)
+    }
+
+    fn find(&self, dep: &LockedDependency) -> Result<&LockedPackage> {
+        let wanted = normalize(&dep.name);
+        self.packages
+            .iter()
+            .find(|pkg| {
+                normalize(&pkg.name) == wanted
+                    && dep
+                        .version
+                        .as_ref()
+                        .is_none_or(|v| pkg.version.as_ref() == Some(v))
+            })
+            .with_context(|| {
+                format!(
+                    "uv.lock lists {:?} as a dependency but has no entry for it: run `uv lock`",
+                    dep.name
+                )
+            })
+    }
+}
+
+fn marker_applies(marker: Option<&str>, env: &MarkerEnvironment) -> Result<bool> {
+    let Some(marker) = marker else {
+        return Ok(true);
+    };
+    let tree = MarkerTree::from_str(marker)
+        .map_err(|err| anyhow::anyhow!("uv.lock has an invalid marker {marker:?}: {err}"))?;
+    Ok(tree.evaluate(env, &[]))
+}
+
+/// Compares what pyproject asks for with what the lock was made from, in one section.
+fn compare(
+    section: &str,
+    wanted: &[String],
+    locked: &[LockedRequirement],
+    differences: &mut Vec<String>,
+) -> Result<()> {
+    let wanted: BTreeSet<RequirementKey> = wanted
+        .iter()
+        .map(|req| key_of_pyproject(req))
+        .collect::<Result<_>>()?;
+    let locked: BTreeSet<RequirementKey> = locked.iter().map(key_of_locked).collect();
+    for key in wanted.difference(&locked) {
+        differences.push(format!(
+            "{section}: pyproject asks for {} not in the lock",
+            key.describe()
+        ));
+    }
+    for key in locked.difference(&wanted) {
+        differences.push(format!(
+            "{section}: the lock has {} that pyproject no longer asks for",
+            key.describe()
+        ));
+    }
+    Ok(())
+}
+
+fn key_of_pyproject(text: &str) -> Result<RequirementKey> {
+    let req = Requirement::<uv_pep508::VerbatimUrl>::from_str(text).map_err(|err| {
+        anyhow::anyhow!("pyproject.toml: {text:?} is not a valid requirement: {err}")
+    })?;
+    let source = match &req.version_or_url {
+        None => String::new(),
+        Some(VersionOrUrl::VersionSpecifier(spec)) => spec.to_string(),
+        Some(VersionOrUrl::Url(url)) => url.to_string(),
+    };
+    let mut extras: Vec<String> = req.extras.iter().map(ToString::to_string).collect();
+    extras.sort();
+    Ok(RequirementKey {
+        name: req.name.to_string(),
+        extras,
+        source,
+        marker: canonical_marker(req.marker.try_to_string().as_deref()),
+    })
+}
+
+fn key_of_locked(req: &LockedRequirement) -> RequirementKey {
+    let source = if let Some(spec) = &req.specifier {
+        VersionSpecifiers::from_str(spec).map_or_else(|_| spec.clone(), |s| s.to_string())
+    } else {
+        [&req.url, &req.git, &req.path, &req.editable]
+            .into_iter()
+            .flatten()
+            .next()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut extras: Vec<String> = req.extras.iter().map(|e| normalize(e)).collect();
+    extras.sort();
+    RequirementKey {
+        name: normalize(&req.name),
+        extras,
+        source,
+        marker: canonical_marker(req.marker.as_deref()),
+    }
+}
+
+fn canonical_marker(marker: Option<&str>) -> String {
+    marker
+        .and_then(|m| MarkerTree::from_str(m).ok())
+        .and_then(|tree| tree.try_to_string())
+        .unwrap_or_default()
+}
+
+impl RequirementKey {
+    fn describe(&self) -> String {
+        let mut text = self.name.clone();
+        if !self.extras.is_empty() {
+            text.push_str(&format!("[{}]", self.extras.join(",")));
+        }
+        text.push_str(&self.source);
+        if !self.marker.is_empty() {
+            text.push_str(&format!("; {}", self.marker));
+        }
+        format!("`{text}`")
+    }
+}
+
+/// PEP 503 name normalization: lowercase, runs of `-_.` become `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut last_dash = false;
+    for ch in name.chars() {
+        if matches!(ch, '-' | '_' | '.') {
+            if !last_dash {
+                out.push('-');
+            }
+            last_dash = true;
+        } else {
+            out.push(ch.to_ascii_lowercase());
+            last_dash = false;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::Project;
+
+    const LOCK: &str = r#"
+version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { virtual = "." }
+dependencies = [
+    { name = "uvicorn", extra = ["standard"] },
+    { name = "colorama", marker = "sys_platform == 'win32'" },
+]
+
+[package.dev-dependencies]
+dev = [{ name = "pytest" }]
+
+[package.metadata]
+requires-dist = [
+    { name = "uvicorn", extras = ["standard"], specifier = ">=0.30" },
+    { name = "colorama", marker = "sys_platform == 'win32'" },
+]
+
+[package.metadata.requires-dev]
+dev = [{ name = "pytest" }]
+
+[[package]]
+name = "uvicorn"
+version = "0.32.0"
+source = { registry = "https://example.invalid/simple" }
+dependencies = [{ name = "h11" }]
+wheels = [{ url = "https://example.invalid/uvicorn-0.32.0-py3-none-any.whl", hash = "sha256:00", size = 1 }]
+
+[package.optional-dependencies]
+standard = [{ name = "httptools" }]
+
+[[package]]
+name = "h11"
+version = "0.14.0"
+source = { registry = "https://example.invalid/simple" }
+wheels = [{ url = "https://example.invalid/h11-0.14.0-py3-none-any.whl", hash = "sha256:00" }]
+
+[[package]]
+name = "httptools"
+version = "0.6.0"
+source = { registry = "https://example.invalid/simple" }
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+source = { registry = "https://example.invalid/simple" }
+
+[[package]]
+name = "pytest"
+version = "8.0.0"
+source = { registry = "https://example.invalid/simple" }
+"#;
+
+    fn project(deps: &str, dev: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            format!(
+                "[project]\nname = \"app\"\nrequires-python = \">=3.11\"\ndependencies = [{deps}]\n[dependency-groups]\ndev = [{dev}]\n"
+            ),
+        )
+        .unwrap();
+        Project::read(dir.path()).unwrap()
+    }
+
+    fn linux_env() -> MarkerEnvironment {
+        crate::target::Target::linux_cpython("x86_64", "3.11.9").marker_environment()
+    }
+
+    #[test]
+    fn fresh_lock_passes() {
+        let lock = UvLock::parse_str(LOCK).unwrap();
+        let p = project(
+            r#""uvicorn[standard] >= 0.30", "colorama; sys_platform == 'win32'""#,
+            r#""pytest""#,
+        );
+        lock.ensure_fresh(&p).unwrap();
+    }
+
+    #[test]
+    fn stale_lock_names_what_differs() {
+        let lock = UvLock::parse_str(LOCK).unwrap();
+        let p = project(
+            r#""uvicorn[standard]>=0.31", "colorama; sys_platform == 'win32'""#,
+            r#""pytest", "ruff""#,
+        );
+        let err = lock.ensure_fresh(&p).unwrap_err().to_string();
+        assert!(err.contains("uvicorn[standard]>=0.31"), "{err}");
+        assert!(
+            err.contains("group dev: pyproject asks for `ruff`"),
+            "{err}"
+        );
+        assert!(err.contains("run `uv lock`"), "{err}");
+    }
+
+    #[test]
+    fn runtime_walk_follows_extras_and_markers_never_dev() {
+        let lock = UvLock::parse_str(LOCK).unwrap();
+        let p = project("", "");
+        let names: Vec<_> = lock
+            .runtime_packages(&p, &linux_env())
+            .unwrap()
+            .iter()
+            .map(|pkg| pkg.name.clone())
+            .collect();
+        assert_eq!(names, ["h11", "httptools", "uvicorn"]);
+    }
+
+    #[test]
+    fn normalizes_names() {
+        assert_eq!(normalize("Foo__Bar.baz"), "foo-bar-baz");
+    }
+}
