@@ -1,0 +1,240 @@
+//! The content-addressed cache shared by every project: wheels, base layers and the
+//! layers pyship writes live under `blobs/sha256/<hex>`, small JSON records under
+//! `records/`. Files appear only by atomic rename after their digest was checked, so an
+//! interrupted or failed download never leaves a corrupt entry behind.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest as _, Sha256};
+
+/// A `sha256:<hex>` content digest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    }
+
+    pub fn from_hasher(hasher: Sha256) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(hasher.finalize())))
+    }
+
+    /// The hex part, as used in blob paths.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = anyhow::Error;
+
+    fn try_from(text: String) -> Result<Digest> {
+        let Some(hex_part) = text.strip_prefix("sha256:") else {
+            bail!("{text:?} is not a sha256 digest (expected sha256:<64 hex digits>)");
+        };
+        if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("{text:?} is not a sha256 digest (expected sha256:<64 hex digits>)");
+        }
+        Ok(Digest(text.to_ascii_lowercase()))
+    }
+}
+
+impl std::str::FromStr for Digest {
+    type Err = anyhow::Error;
+    fn from_str(text: &str) -> Result<Digest> {
+        Digest::try_from(text.to_owned())
+    }
+}
+
+impl From<Digest> for String {
+    fn from(digest: Digest) -> String {
+        digest.0
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    pub fn finish(self) -> (W, Digest, u64) {
+        (self.inner, Digest::from_hasher(self.hasher), self.written)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The on-disk cache.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// Opens the cache at `$PYSHIP_CACHE_DIR`, else `$XDG_CACHE_HOME/pyship`, else `~/.cache/pyship`.
+    pub fn open() -> Result<Cache> {
+        let root = if let Some(dir) = std::env::var_os("PYSHIP_CACHE_DIR") {
+            PathBuf::from(dir)
+        } else if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            PathBuf::from(dir).join("pyship")
+        } else if let Some(home) = std::env::var_os("HOME") {
+            PathBuf::from(home).join(".cache").join("pyship")
+        } else {
+            bail!("no cache directory: set PYSHIP_CACHE_DIR or HOME");
+        };
+        Cache::at(root)
+    }
+
+    pub fn at(root: PathBuf) -> Result<Cache> {
+        for dir in ["blobs/sha256", "records", "tmp"] {
+            fs::create_dir_all(root.join(dir)).with_context(|| {
+                format!(
+                    "cannot create the cache at {}: set PYSHIP_CACHE_DIR to a writable directory",
+                    root.display()
+                )
+            })?;
+        }
+        Ok(Cache { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Stores what `write` produces as a blob. With `expected`, a different digest is an
+    /// error and nothing is kept. Returns the digest and size.
+    pub fn write_blob(
+        &self,
+        expected: Option<&Digest>,
+        write: impl FnOnce(&mut dyn Write) -> Result<()>,
+    ) -> Result<(Digest, u64)> {
+        let tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))
+            .context("cannot create a file in the cache")?;
+        let mut writer = HashingWriter::new(io::BufWriter::new(tmp));
+        write(&mut writer)?;
+        let (buffered, digest, size) = writer.finish();
+        let tmp = buffered.into_inner().map_err(|err| err.into_error())?;
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            bail!("content has digest {digest}, expected {expected}");
+        }
+        tmp.as_file().sync_data().ok();
+        tmp.persist(self.blob_path(&digest))
+            .map_err(|err| err.error)
+            .context("cannot move a finished download into the cache")?;
+        Ok((digest, size))
+    }
+
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        if !self.has_blob(&digest) {
+            self.write_blob(Some(&digest), |w| Ok(w.write_all(bytes)?))?;
+        }
+        Ok(digest)
+    }
+
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        fs::read(self.blob_path(digest))
+            .with_context(|| format!("blob {digest} is not in the cache"))
+    }
+
+    pub fn open_blob(&self, digest: &Digest) -> Result<File> {
+        File::open(self.blob_path(digest))
+            .with_context(|| format!("blob {digest} is not in the cache"))
+    }
+
+    /// A JSON record stored under a key, such as what a base image contains.
+    pub fn record<T: DeserializeOwned>(&self, kind: &str, key: &str) -> Option<T> {
+        let text = fs::read(self.root.join("records").join(kind).join(key)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    pub fn put_record<T: Serialize>(&self, kind: &str, key: &str, value: &T) -> Result<()> {
+        let dir = self.root.join("records").join(kind);
+        fs::create_dir_all(&dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
+        serde_json::to_writer(&mut tmp, value)?;
+        tmp.persist(dir.join(key)).map_err(|err| err.error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_with_wrong_digest_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path().to_path_buf()).unwrap();
+        let wrong = Digest::of(b"other");
+        let err = cache
+            .write_blob(Some(&wrong), |w| Ok(w.write_all(b"content")?))
+            .unwrap_err();
+        assert!(err.to_string().contains("expected"));
+        assert_eq!(
+            fs::read_dir(dir.path().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        let digest = cache.put_blob(b"content").unwrap();
+        assert_eq!(cache.read_blob(&digest).unwrap(), b"content");
+    }
+
+    #[test]
+    fn digest_parsing_is_strict() {
+        assert!("sha256:abc".parse::<Digest>().is_err());
+        assert!("md5:00".parse::<Digest>().is_err());
+        let d = Digest::of(b"");
+        assert_eq!(d.as_str().parse::<Digest>().unwrap(), d);
+    }
+}

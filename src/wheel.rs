@@ -1,0 +1,451 @@
+//! Wheels: choosing the one that fits a target, and installing it into a virtual
+//! environment tree exactly as an installer would (PEP 427 / PEP 491 layout, RECORD,
+//! INSTALLER, console scripts, the `.data` schemes).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use uv_distribution_filename::WheelFilename;
+use uv_platform_tags::{TagCompatibility, Tags};
+
+use crate::cache::Digest;
+use crate::layer::{Content, Entry, Tree};
+use crate::lock::{Artifact, LockedPackage};
+use crate::venv::Venv;
+
+/// The wheel chosen for one locked package.
+#[derive(Debug, Clone)]
+pub struct WheelChoice {
+    pub package: String,
+    pub version: String,
+    pub filename: String,
+    pub url: String,
+    pub sha256: Digest,
+    pub size: Option<u64>,
+}
+
+/// Picks the most specific compatible wheel of `package` for `tags`.
+pub fn choose(package: &LockedPackage, tags: &Tags, target: &str) -> Result<WheelChoice> {
+    let mut best: Option<(TagCompatibility, &Artifact, &str)> = None;
+    let mut offered = Vec::new();
+    for artifact in &package.wheels {
+        let Some(filename) = artifact.filename() else {
+            continue;
+        };
+        let Ok(parsed) = WheelFilename::from_str(filename) else {
+            continue;
+        };
+        offered.push(
+            filename
+                .trim_end_matches(".whl")
+                .rsplitn(4, '-')
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("-"),
+        );
+        let compat = parsed.compatibility(tags);
+        if compat.is_compatible() && best.as_ref().is_none_or(|(b, _, _)| compat > *b) {
+            best = Some((compat, artifact, filename));
+        }
+    }
+    let Some((_, artifact, filename)) = best else {
+        return Err(no_wheel_error(package, &offered, target));
+    };
+    let Some(url) = artifact.url.clone() else {
+        bail!(
+            "{} {}: the lock gives {filename} without a URL; pyship installs wheels from an index: run `uv lock`",
+            package.name,
+            package.version_str()
+        );
+    };
+    let hash = artifact.hash.as_deref().with_context(|| {
+        format!("{} {}: uv.lock has no hash for {filename}, so it cannot be verified: run `uv lock --refresh`", package.name, package.version_str())
+    })?;
+    let sha256 = Digest::from_str(hash).with_context(|| {
+        format!(
+            "{} {}: unusable hash in uv.lock",
+            package.name,
+            package.version_str()
+        )
+    })?;
+    Ok(WheelChoice {
+        package: package.name.clone(),
+        version: package.version_str().to_owned(),
+        filename: filename.to_owned(),
+        url,
+        sha256,
+        size: artifact.size,
+    })
+}
+
+fn no_wheel_error(package: &LockedPackage, offered: &[String], target: &str) -> anyhow::Error {
+    let name = format!("{} {}", package.name, package.version_str());
+    if offered.is_empty() {
+        let why = if package.sdist.is_some() {
+            "it is locked as a source distribution only, and pyship installs wheels without building"
+        } else {
+            "it has no wheels in uv.lock (a git, path or URL source)"
+        };
+        return anyhow::anyhow!(
+            "{name}: {why}: pin a version that publishes wheels, or build a wheel and serve it from an index"
+        );
+    }
+    let mut tags = offered.to_vec();
+    tags.sort();
+    tags.dedup();
+    let shown = if tags.len() > 8 {
+        format!("{} and {} more", tags[..8].join(", "), tags.len() - 8)
+    } else {
+        tags.join(", ")
+    };
+    anyhow::anyhow!(
+        "{name} has no wheel for {target}; it offers {shown}: pick a base image that matches one, or a version with a wheel for this target"
+    )
+}
+
+/// Installs the wheel at `path` into `tree` under `venv`, with mtimes clamped later to the epoch.
+pub fn install(path: &Path, choice: &WheelChoice, venv: &Venv, tree: &mut Tree) -> Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a valid wheel (zip)", choice.filename))?;
+    let parsed = WheelFilename::from_str(&choice.filename)
+        .map_err(|err| anyhow::anyhow!("{}: {err}", choice.filename))?;
+    let data_dir = format!(
+        "{}-{}.data/",
+        parsed.name.as_dist_info_name(),
+        parsed.version
+    );
+    let mut installed = InstalledFiles::default();
+    let mut dist_info = None;
+    let mut entry_points = None;
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index)?;
+        if member.is_dir() {
+            continue;
+        }
+        let name = member.name().to_owned();
+        check_member_path(&name, &choice.filename)?;
+        let executable = member.unix_mode().is_some_and(|m| m & 0o111 != 0);
+        let mtime = member
+            .last_modified()
+            .and_then(zip_time_to_unix)
+            .unwrap_or(0);
+        let mut bytes = Vec::with_capacity(member.size() as usize);
+        member
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("{}: cannot read {name}", choice.filename))?;
+        let (dest, is_script) = destination(&name, &data_dir, venv, &parsed.name.to_string())?;
+        if let Some(top) = name
+            .split('/')
+            .next()
+            .filter(|top| top.ends_with(".dist-info"))
+        {
+            dist_info = Some(top.to_owned());
+            if name.ends_with(".dist-info/entry_points.txt") {
+                entry_points = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            if name.ends_with(".dist-info/RECORD") {
+                continue;
+            }
+        }
+        let (bytes, executable) = if is_script {
+            (rewrite_shebang(bytes, venv), true)
+        } else {
+            (bytes, executable)
+        };
+        installed.add(&dest, &bytes, venv);
+        let entry = if executable {
+            Entry::executable(Content::Bytes(bytes), mtime)
+        } else {
+            Entry::file(Content::Bytes(bytes), mtime)
+        };
+        tree.insert(&dest, entry)?;
+    }
+    let dist_info = dist_info.with_context(|| {
+        format!(
+            "{} has no .dist-info directory: not a valid wheel",
+            choice.filename
+        )
+    })?;
+    if let Some(text) = entry_points {
+        for (name, target) in console_scripts(&text) {
+            let script = venv.console_script(&target)?;
+            let dest = format!("{}/{name}", venv.bin_dir());
+            installed.add(&dest, script.as_bytes(), venv);
+            tree.insert(
+                &dest,
+                Entry::executable(Content::Bytes(script.into_bytes()), 0),
+            )?;
+        }
+    }
+    let installer = format!("{}/{dist_info}/INSTALLER", venv.site_packages());
+    installed.add(&installer, b"pyship\n", venv);
+    tree.insert(
+        &installer,
+        Entry::file(Content::Bytes(b"pyship\n".to_vec()), 0),
+    )?;
+    let record = format!("{}/{dist_info}/RECORD", venv.site_packages());
+    let record_bytes = installed.render(&format!("{dist_info}/RECORD"));
+    tree.insert(&record, Entry::file(Content::Bytes(record_bytes), 0))?;
+    Ok(())
+}
+
+/// Maps a wheel member to its installed path; the bool says it is a script.
+fn destination(name: &str, data_dir: &str, venv: &Venv, dist: &str) -> Result<(String, bool)> {
+    let Some(rest) = name.strip_prefix(data_dir) else {
+        return Ok((format!("{}/{name}", venv.site_packages()), false));
+    };
+    let (scheme, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let dest = match scheme {
+        "purelib" | "platlib" => format!("{}/{path}", venv.site_packages()),
+        "scripts" => return Ok((format!("{}/{path}", venv.bin_dir()), true)),
+        "headers" => format!(
+            "{}/include/site/python{}/{dist}/{path}",
+            venv.prefix(),
+            venv.python_xy()
+        ),
+        "data" => format!("{}/{path}", venv.prefix()),
+        other => bail!("the wheel has an unknown data scheme {other:?} in {name}"),
+    };
+    Ok((dest, false))
+}
+
+/// Refuses members that would land outside the venv: absolute paths, `..`, backslashes.
+fn check_member_path(name: &str, wheel: &str) -> Result<()> {
+    let unsafe_path = name.starts_with('/')
+        || name.contains('\\')
+        || name.contains('\0')
+        || name.split('/').any(|part| part == "..");
+    if unsafe_path {
+        bail!(
+            "{wheel} contains the unsafe path {name:?} that would escape the environment; refusing to install it (report it to the package's maintainers)"
+        );
+    }
+    Ok(())
+}
+
+/// Scripts in `.data/scripts` that start with `#!python` get the venv interpreter.
+fn rewrite_shebang(bytes: Vec<u8>, venv: &Venv) -> Vec<u8> {
+    if !bytes.starts_with(b"#!python") {
+        return bytes;
+    }
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let mut out = format!("#!{}", venv.python()).into_bytes();
+    out.extend_from_slice(&bytes[end..]);
+    out
+}
+
+/// The `[console_scripts]` and `[gui_scripts]` entries of `entry_points.txt`.
+fn console_scripts(text: &str) -> Vec<(String, String)> {
+    let mut section = "";
+    let mut scripts = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') && line.ends_with(']') {
+            section = &line[1..line.len() - 1];
+        } else if matches!(section, "console_scripts" | "gui_scripts")
+            && let Some((name, target)) = line.split_once('=')
+        {
+            scripts.push((name.trim().to_owned(), target.trim().to_owned()));
+        }
+    }
+    scripts
+}
+
+/// The files an install wrote, for its RECORD.
+#[derive(Default)]
+struct InstalledFiles {
+    rows: BTreeMap<String, (String, usize)>,
+}
+
+impl InstalledFiles {
+    fn add(&mut self, dest: &str, bytes: &[u8], venv: &Venv) {
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
+        self.rows.insert(
+            venv.relative_to_site_packages(dest),
+            (format!("sha256={hash}"), bytes.len()),
+        );
+    }
+
+    fn render(&self, record_path: &str) -> Vec<u8> {
+        let mut out = String::new();
+        for (path, (hash, size)) in &self.rows {
+            out.push_str(&format!("{},{hash},{size}\n", csv_field(path)));
+        }
+        out.push_str(&format!("{},,\n", csv_field(record_path)));
+        out.into_bytes()
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Converts a zip (DOS, local time treated as UTC) timestamp to Unix seconds.
+fn zip_time_to_unix(time: zip::DateTime) -> Option<u64> {
+    let (y, m, d) = (
+        i64::from(time.year()),
+        i64::from(time.month()),
+        i64::from(time.day()),
+    );
+    if !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    // Days from civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400
+        + i64::from(time.hour()) * 3600
+        + i64::from(time.minute()) * 60
+        + i64::from(time.second());
+    u64::try_from(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn venv() -> Venv {
+        Venv::new("/app/.venv", "/usr/bin/python3.11", "3.11", "3.11.2")
+    }
+
+    fn wheel(members: &[(&str, &[u8])]) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut zip = zip::ZipWriter::new(file.reopen().unwrap());
+        for (name, bytes) in members {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        file
+    }
+
+    fn choice(filename: &str) -> WheelChoice {
+        WheelChoice {
+            package: "demo".into(),
+            version: "1.0".into(),
+            filename: filename.into(),
+            url: "https://example.invalid/x.whl".into(),
+            sha256: Digest::of(b""),
+            size: None,
+        }
+    }
+
+    #[test]
+    fn installs_modules_scripts_data_and_record() {
+        let whl = wheel(&[
+            ("demo/__init__.py", b"x = 1\n"),
+            ("demo-1.0.dist-info/METADATA", b"Name: demo\n"),
+            (
+                "demo-1.0.dist-info/entry_points.txt",
+                b"[console_scripts]\ndemo = demo.cli:main\n",
+            ),
+            ("demo-1.0.dist-info/RECORD", b"stale\n"),
+            ("demo-1.0.data/scripts/tool", b"#!python\nprint(1)\n"),
+            ("demo-1.0.data/data/share/demo.txt", b"d"),
+        ]);
+        let mut tree = Tree::new();
+        install(
+            whl.path(),
+            &choice("demo-1.0-py3-none-any.whl"),
+            &venv(),
+            &mut tree,
+        )
+        .unwrap();
+        let sp = "/app/.venv/lib/python3.11/site-packages";
+        for path in [
+            format!("{sp}/demo/__init__.py"),
+            format!("{sp}/demo-1.0.dist-info/INSTALLER"),
+            format!("{sp}/demo-1.0.dist-info/RECORD"),
+            "/app/.venv/bin/demo".into(),
+            "/app/.venv/bin/tool".into(),
+            "/app/.venv/share/demo.txt".into(),
+        ] {
+            assert!(tree.contains(&path), "{path} missing");
+        }
+        let mut tar = Vec::new();
+        tree.write_tar(&mut tar, u64::MAX).unwrap();
+        let text = String::from_utf8_lossy(&tar);
+        assert!(text.contains("#!/app/.venv/bin/python\nprint(1)"));
+        assert!(text.contains("../../../bin/demo,sha256="));
+        assert!(text.contains("demo-1.0.dist-info/RECORD,,"));
+        assert!(!text.contains("stale"));
+    }
+
+    #[test]
+    fn refuses_escaping_members() {
+        for bad in ["../evil.py", "/etc/evil", "demo/../../x"] {
+            let whl = wheel(&[(bad, b"x"), ("demo-1.0.dist-info/METADATA", b"")]);
+            let err = install(
+                whl.path(),
+                &choice("demo-1.0-py3-none-any.whl"),
+                &venv(),
+                &mut Tree::new(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("unsafe path"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn no_wheel_lists_offered_tags() {
+        let pkg: LockedPackage = toml::from_str(
+            r#"name = "native"
+version = "1.0"
+wheels = [{ url = "https://example.invalid/native-1.0-cp312-cp312-macosx_11_0_arm64.whl", hash = "sha256:00" }]"#,
+        )
+        .unwrap();
+        let tags = crate::target::Target::linux_cpython("x86_64", "3.11.2")
+            .tags()
+            .unwrap();
+        let err = choose(&pkg, &tags, "CPython 3.11").unwrap_err().to_string();
+        assert!(
+            err.contains("native 1.0 has no wheel for CPython 3.11"),
+            "{err}"
+        );
+        assert!(err.contains("cp312-cp312-macosx_11_0_arm64"), "{err}");
+    }
+
+    #[test]
+    fn sdist_only_is_explained() {
+        let pkg: LockedPackage = toml::from_str(
+            r#"name = "srconly"
+version = "1.0"
+sdist = { url = "https://example.invalid/srconly-1.0.tar.gz", hash = "sha256:00" }"#,
+        )
+        .unwrap();
+        let tags = crate::target::Target::linux_cpython("x86_64", "3.11.2")
+            .tags()
+            .unwrap();
+        let err = choose(&pkg, &tags, "t").unwrap_err().to_string();
+        assert!(err.contains("source distribution only"), "{err}");
+    }
+
+    #[test]
+    fn zip_times_convert() {
+        let t = zip::DateTime::from_date_and_time(2020, 2, 29, 12, 0, 0).unwrap();
+        assert_eq!(zip_time_to_unix(t), Some(1_582_977_600));
+    }
+}
