@@ -1,0 +1,327 @@
+//! What pyship needs to know from inside a base image: its Python interpreter, its C
+//! library, and its user database. Found by reading the layers in order, honoring
+//! whiteouts, and remembered in the cache by the base's config digest.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use flate2::read::GzDecoder;
+use serde::{Deserialize, Serialize};
+
+use crate::base::BaseImage;
+use crate::cache::Cache;
+use crate::target::Libc;
+
+/// A Python interpreter found in the base.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Interpreter {
+    /// Absolute path, such as `/usr/local/bin/python3.12`.
+    pub path: String,
+    pub major: u8,
+    pub minor: u8,
+    /// The full version when the image or its package database says it.
+    pub full: Option<String>,
+}
+
+/// The facts about a base image that a build depends on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BaseFacts {
+    pub interpreters: Vec<Interpreter>,
+    pub libc: Option<Libc>,
+    pub passwd: Option<String>,
+    pub group: Option<String>,
+}
+
+/// A file of interest seen while walking the layers.
+#[derive(Debug, Clone)]
+enum Seen {
+    File(Vec<u8>),
+    Link(String),
+    Exists,
+}
+
+impl BaseFacts {
+    pub fn of(base: &BaseImage, cache: &Cache) -> Result<BaseFacts> {
+        const RECORD: &str = "base-facts-v1";
+        if let Some(facts) = cache.record(RECORD, base.config_digest.hex()) {
+            return Ok(facts);
+        }
+        let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+        for layer in &base.layers {
+            let file = cache.open_blob(&layer.digest)?;
+            let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
+                Box::new(GzDecoder::new(std::io::BufReader::new(file)))
+            } else if layer.media_type.ends_with("zstd") {
+                anyhow::bail!(
+                    "base layer {} is zstd-compressed, which pyship cannot read yet: use a gzip base",
+                    layer.digest
+                );
+            } else {
+                Box::new(std::io::BufReader::new(file))
+            };
+            scan_layer(reader, &mut seen)
+                .with_context(|| format!("cannot read base layer {}", layer.digest))?;
+        }
+        let facts = BaseFacts::from_seen(&seen, &env_python_version(base));
+        cache.put_record(RECORD, base.config_digest.hex(), &facts)?;
+        Ok(facts)
+    }
+
+    fn from_seen(seen: &BTreeMap<String, Seen>, env_version: &Option<String>) -> BaseFacts {
+        let text = |path: &str| match seen.get(path) {
+            Some(Seen::File(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            _ => None,
+        };
+        let dpkg = text("var/lib/dpkg/status").unwrap_or_default();
+        let mut interpreters: Vec<Interpreter> = seen
+            .keys()
+            .filter_map(|path| interpreter_at(path))
+            .map(|mut interp| {
+                interp.full = env_version
+                    .clone()
+                    .filter(|v| v.starts_with(&format!("{}.{}.", interp.major, interp.minor)))
+                    .or_else(|| dpkg_python_version(&dpkg, interp.major, interp.minor));
+                interp
+            })
+            .collect();
+        // /usr/local/bin (a Python built for the image) before the distribution's.
+        interpreters.sort_by_key(|i| {
+            (
+                !i.path.starts_with("/usr/local/"),
+                std::cmp::Reverse((i.major, i.minor)),
+            )
+        });
+        BaseFacts {
+            interpreters,
+            libc: libc_of(seen),
+            passwd: text("etc/passwd"),
+            group: text("etc/group"),
+        }
+    }
+}
+
+/// `PYTHON_VERSION=3.12.7` as the official Python images declare it.
+fn env_python_version(base: &BaseImage) -> Option<String> {
+    base.config
+        .config()
+        .as_ref()?
+        .env()
+        .as_ref()?
+        .iter()
+        .find_map(|entry| entry.strip_prefix("PYTHON_VERSION=").map(str::to_owned))
+}
+
+fn interpreter_at(path: &str) -> Option<Interpreter> {
+    let (dir, name) = path.rsplit_once('/')?;
+    if !matches!(dir, "usr/local/bin" | "usr/bin" | "bin" | "opt/python/bin") {
+        return None;
+    }
+    let (major, minor) = name.strip_prefix("python")?.split_once('.')?;
+    Some(Interpreter {
+        path: format!("/{path}"),
+        major: major.parse().ok()?,
+        minor: minor.parse().ok()?,
+        full: None,
+    })
+}
+
+fn dpkg_python_version(status: &str, major: u8, minor: u8) -> Option<String> {
+    let wanted = format!("Package: python{major}.{minor}-minimal\n");
+    let stanza = &status[status.find(&wanted)?..];
+    let stanza = &stanza[..stanza.find("\n\n").unwrap_or(stanza.len())];
+    let version = stanza
+        .lines()
+        .find_map(|line| line.strip_prefix("Version: "))?;
+    let upstream: String = version
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    Some(upstream.trim_end_matches('.').to_owned())
+}
+
+fn libc_of(seen: &BTreeMap<String, Seen>) -> Option<Libc> {
+    if seen.keys().any(|p| p.starts_with("lib/ld-musl-")) {
+        return Some(Libc::Musl { major: 1, minor: 2 });
+    }
+    seen.iter()
+        .filter(|(path, _)| is_libc(path))
+        .find_map(|(_, found)| match found {
+            Seen::File(bytes) => glibc_version_in(bytes),
+            Seen::Link(target) => {
+                let version = target
+                    .rsplit('/')
+                    .next()?
+                    .strip_prefix("libc-")?
+                    .strip_suffix(".so")?;
+                let (major, minor) = version.split_once('.')?;
+                Some(Libc::Glibc {
+                    major: major.parse().ok()?,
+                    minor: minor.split('.').next()?.parse().ok()?,
+                })
+            }
+            Seen::Exists => None,
+        })
+}
+
+/// The highest `GLIBC_2.N` symbol version the library defines.
+fn glibc_version_in(bytes: &[u8]) -> Option<Libc> {
+    let needle = b"GLIBC_2.";
+    let mut best: Option<u16> = None;
+    for start in memchr_all(bytes, needle) {
+        let digits: Vec<u8> = bytes[start + needle.len()..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .copied()
+            .collect();
+        if let Some(minor) = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|d| d.parse::<u16>().ok())
+        {
+            best = Some(best.map_or(minor, |b| b.max(minor)));
+        }
+    }
+    best.map(|minor| Libc::Glibc { major: 2, minor })
+}
+
+fn memchr_all<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(move |(_, w)| *w == needle)
+        .map(|(i, _)| i)
+}
+
+fn is_libc(path: &str) -> bool {
+    let Some((dir, name)) = path.rsplit_once('/') else {
+        return false;
+    };
+    name == "libc.so.6"
+        && matches!(dir.trim_start_matches("usr/"), d if d == "lib" || d == "lib64" || (d.starts_with("lib/") && d.ends_with("-linux-gnu")))
+}
+
+fn wanted(path: &str) -> bool {
+    matches!(path, "etc/passwd" | "etc/group" | "var/lib/dpkg/status")
+        || interpreter_at(path).is_some()
+        || is_libc(path)
+        || path.starts_with("lib/ld-musl-")
+}
+
+/// Applies one layer to `seen`: whiteouts delete, entries of interest are recorded.
+fn scan_layer(reader: impl Read, seen: &mut BTreeMap<String, Seen>) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    let mut opaque_dirs = Vec::new();
+    let mut this_layer: Vec<(String, Seen)> = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_owned();
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        if name == ".wh..wh..opq" {
+            opaque_dirs.push(dir.to_owned());
+            continue;
+        }
+        if let Some(deleted) = name.strip_prefix(".wh.") {
+            let gone = if dir.is_empty() {
+                deleted.to_owned()
+            } else {
+                format!("{dir}/{deleted}")
+            };
+            seen.retain(|p, _| p != &gone && !p.starts_with(&format!("{gone}/")));
+            continue;
+        }
+        if !wanted(&path) {
+            continue;
+        }
+        let found = match entry.header().entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => Seen::Link(
+                entry
+                    .link_name()?
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            tar::EntryType::Regular if !path.contains("/bin/") => {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes)?;
+                Seen::File(bytes)
+            }
+            _ => Seen::Exists,
+        };
+        this_layer.push((path, found));
+    }
+    for dir in opaque_dirs {
+        seen.retain(|p, _| !p.starts_with(&format!("{dir}/")));
+    }
+    seen.extend(this_layer);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o755);
+            builder.append_data(&mut header, path, *bytes).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn finds_python_libc_and_users_across_whiteouts() {
+        let mut seen = BTreeMap::new();
+        scan_layer(
+            layer(&[
+                ("usr/bin/python3.11", b"ELF"),
+                ("usr/bin/python3.9", b"ELF"),
+                ("usr/lib/x86_64-linux-gnu/libc.so.6", b"..GLIBC_2.17\0GLIBC_2.36\0GLIBC_2.4\0"),
+                ("etc/passwd", b"root:x:0:0:root:/root:/bin/bash\n"),
+                ("var/lib/dpkg/status", b"Package: python3.11-minimal\nStatus: install ok\nVersion: 3.11.2-6+deb12u6\n\n"),
+            ])
+            .as_slice(),
+            &mut seen,
+        )
+        .unwrap();
+        scan_layer(
+            layer(&[("usr/bin/.wh.python3.9", b"")]).as_slice(),
+            &mut seen,
+        )
+        .unwrap();
+        let facts = BaseFacts::from_seen(&seen, &None);
+        assert_eq!(facts.interpreters.len(), 1);
+        assert_eq!(facts.interpreters[0].path, "/usr/bin/python3.11");
+        assert_eq!(facts.interpreters[0].full.as_deref(), Some("3.11.2"));
+        assert_eq!(
+            facts.libc,
+            Some(Libc::Glibc {
+                major: 2,
+                minor: 36
+            })
+        );
+        assert!(facts.passwd.unwrap().starts_with("root:"));
+    }
+
+    #[test]
+    fn opaque_directory_hides_lower_layers() {
+        let mut seen = BTreeMap::new();
+        scan_layer(
+            layer(&[("usr/local/bin/python3.12", b"x")]).as_slice(),
+            &mut seen,
+        )
+        .unwrap();
+        scan_layer(
+            layer(&[("usr/local/bin/.wh..wh..opq", b"")]).as_slice(),
+            &mut seen,
+        )
+        .unwrap();
+        assert!(BaseFacts::from_seen(&seen, &None).interpreters.is_empty());
+    }
+}
