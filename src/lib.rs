@@ -3,16 +3,22 @@
 //! Data flows one way: project → plan → layers → image → output.
 
 pub mod base;
+pub mod build;
 pub mod cache;
 pub mod cli;
+pub mod download;
+pub mod entrypoint;
 pub mod http;
+pub mod image;
 pub mod inspect;
 pub mod layer;
 pub mod lock;
+pub mod output;
 pub mod progress;
 pub mod project;
 pub mod reference;
 pub mod registry;
+pub mod source;
 pub mod target;
 pub mod venv;
 pub mod wheel;
