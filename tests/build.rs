@@ -1,0 +1,247 @@
+//! `pyship build` end to end: a real base from the loopback registry, real wheels from
+//! the package index, a real Docker Engine running the result.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const EXAMPLE: &str = "hello-fastapi";
+
+#[test]
+fn example_runs_hardened_as_app_and_stops_cleanly() {
+    let pyship = Pyship::new();
+    let project = copy_example(EXAMPLE);
+    let tag = format!("pyship-e2e/hello:{}", std::process::id());
+    let out = pyship.run(&[
+        "build",
+        project.path().to_str().unwrap(),
+        "--base",
+        &python_base(),
+        "--load",
+        "-t",
+        &tag,
+    ]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("@sha256:"),
+        "no pinned reference printed: {}",
+        stdout(&out)
+    );
+
+    let (container, port) = run_hardened(&tag);
+    assert_eq!(
+        wait_for_http(port, "/health", Duration::from_secs(10)),
+        Some(200),
+        "no 200 from /health within 10 s"
+    );
+    assert_eq!(docker_ok(&["exec", &container.0, "id", "-u"]), "1001");
+    assert_eq!(docker_ok(&["exec", &container.0, "whoami"]), "app");
+    for dev_package in ["pytest", "httpx"] {
+        let import = docker(&[
+            "exec",
+            &container.0,
+            "python",
+            "-c",
+            &format!("import {dev_package}"),
+        ]);
+        assert!(
+            !import.status.success(),
+            "dev package {dev_package} is importable"
+        );
+    }
+    let tooling = docker(&[
+        "exec",
+        &container.0,
+        "sh",
+        "-c",
+        "command -v uv || command -v uvx || ls -d /root/.cache/uv /root/.cache/pip /home/app/.cache /app/.venv/bin/uv 2>/dev/null",
+    ]);
+    assert!(
+        stdout(&tooling).trim().is_empty(),
+        "build tooling or caches in the image: {}",
+        stdout(&tooling)
+    );
+    let logs = docker_ok(&["logs", &container.0]);
+    let all_logs = format!("{logs}{}", stderr(&docker(&["logs", &container.0])));
+    assert!(
+        all_logs.contains("starting hello-fastapi"),
+        "startup log missing from docker logs: {all_logs}"
+    );
+
+    let started = Instant::now();
+    docker_ok(&["stop", "-t", "10", &container.0]);
+    let took = started.elapsed();
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &container.0]),
+        "0",
+        "SIGTERM did not end the app with 0"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "stop took {took:?}: the app did not handle SIGTERM"
+    );
+    docker(&["rmi", &tag]);
+}
+
+#[test]
+fn same_inputs_give_same_digest_and_source_edit_changes_only_project_layer() {
+    let pyship = Pyship::new();
+    let base = python_base();
+    let build = |project: &std::path::Path, out: &std::path::Path| {
+        let output = format!("oci:{}", out.display());
+        let result = pyship.run(&[
+            "build",
+            project.to_str().unwrap(),
+            "--base",
+            &base,
+            "--output",
+            &output,
+            "-q",
+        ]);
+        assert!(result.status.success(), "build failed: {}", stderr(&result));
+        layout_manifest(out)
+    };
+    let (a, b) = (copy_example(EXAMPLE), copy_example(EXAMPLE));
+    let outs = tempfile::tempdir().unwrap();
+    let first = build(a.path(), &outs.path().join("a"));
+    // The second build must not reuse the first's layers by luck: give it its own cache.
+    let second_cache = Pyship::new();
+    let output = format!("oci:{}", outs.path().join("b").display());
+    let result = second_cache.run(&[
+        "build",
+        b.path().to_str().unwrap(),
+        "--base",
+        &base,
+        "--output",
+        &output,
+        "-q",
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let second = layout_manifest(&outs.path().join("b"));
+    assert_eq!(
+        first, second,
+        "two directories, two caches: the manifests differ"
+    );
+
+    let main_py = b.path().join("app/main.py");
+    let mut text = std::fs::read_to_string(&main_py).unwrap();
+    text.push_str("\n# a source-only edit\n");
+    std::fs::write(&main_py, text).unwrap();
+    let edited = build(b.path(), &outs.path().join("c"));
+    let (before, after) = (layer_digests(&first), layer_digests(&edited));
+    assert_eq!(before.len(), after.len());
+    let last = before.len() - 1;
+    assert_eq!(
+        before[..last],
+        after[..last],
+        "a source edit changed base, user or dependency layers"
+    );
+    assert_ne!(
+        before[last], after[last],
+        "the project layer did not change"
+    );
+}
+
+#[test]
+fn outputs_are_read_by_skopeo_umoci_and_a_pushed_image_pulls_and_runs() {
+    let pyship = Pyship::new();
+    let project = copy_example(EXAMPLE);
+    let outs = tempfile::tempdir().unwrap();
+    let layout = outs.path().join("layout");
+    let archive = outs.path().join("image.tar");
+    let repo = format!("{REGISTRY}/pyship-e2e/pushed");
+    let tag = format!("run-{}", std::process::id());
+    let reference = format!("{repo}:{tag}");
+    let out = pyship.run(&[
+        "build",
+        project.path().to_str().unwrap(),
+        "--base",
+        &python_base(),
+        "--output",
+        &format!("oci:{}", layout.display()),
+        "--output",
+        &format!("docker-archive:{}", archive.display()),
+        "--push",
+        &reference,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let pinned = printed
+        .lines()
+        .find(|l| l.starts_with(&repo))
+        .expect("pinned push reference printed")
+        .to_owned();
+    assert!(pinned.contains("@sha256:"), "{pinned}");
+
+    for source in [
+        format!("oci:{}", layout.display()),
+        format!("docker-archive:{}", archive.display()),
+    ] {
+        let inspect = std::process::Command::new("skopeo")
+            .args(["inspect", &source])
+            .output()
+            .unwrap();
+        assert!(
+            inspect.status.success(),
+            "skopeo rejects {source}: {}",
+            stderr(&inspect)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert_eq!(
+            json["Labels"]["org.opencontainers.image.title"],
+            "hello-fastapi"
+        );
+        assert!(
+            json["Labels"]["org.opencontainers.image.base.digest"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+    }
+    let umoci = std::process::Command::new("umoci")
+        .args(["stat", "--image", &format!("{}:{tag}", layout.display())])
+        .output()
+        .unwrap();
+    assert!(
+        umoci.status.success(),
+        "umoci rejects the layout: {}",
+        stderr(&umoci)
+    );
+    let unpacked = outs.path().join("bundle");
+    let unpack = std::process::Command::new("umoci")
+        .args([
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:{tag}", layout.display()),
+            unpacked.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        unpack.status.success(),
+        "umoci cannot unpack: {}",
+        stderr(&unpack)
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["process"]["user"]["uid"], 1001);
+    assert!(unpacked.join("rootfs/app/.venv/bin/uvicorn").exists());
+    assert!(
+        std::fs::symlink_metadata(unpacked.join("rootfs/app/.venv/bin/python"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    docker_ok(&["pull", &pinned]);
+    let (container, port) = run_hardened(&pinned);
+    assert_eq!(
+        wait_for_http(port, "/health", Duration::from_secs(10)),
+        Some(200)
+    );
+    drop(container);
+    docker(&["rmi", &pinned]);
+}

@@ -1,0 +1,213 @@
+//! Shared parts of the integration tests: the pyship binary with a private cache,
+//! the loopback registry and its Debian-made base images, and container helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const REGISTRY: &str = "127.0.0.1:5000";
+
+pub fn python_base() -> String {
+    ensure_base_images();
+    format!("{REGISTRY}/pyship-test/python:3.11-slim")
+}
+
+pub fn nopython_base() -> String {
+    ensure_base_images();
+    format!("{REGISTRY}/pyship-test/nopython:latest")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `tests/support/base-images.sh` once per test binary (it is fast when warm).
+fn ensure_base_images() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let out = Command::new("bash").arg(repo_root().join("tests/support/base-images.sh")).output().unwrap();
+        assert!(
+            out.status.success(),
+            "base images unavailable (start the engine and registry with `bash .ci/services.sh`): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// A pyship invocation with its own cache directory.
+pub struct Pyship {
+    pub cache: tempfile::TempDir,
+}
+
+impl Pyship {
+    pub fn new() -> Pyship {
+        Pyship {
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyship"));
+        cmd.env("PYSHIP_CACHE_DIR", self.cache.path())
+            .env_remove("SOURCE_DATE_EPOCH");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Files left in the cache's scratch space: must be none after any run.
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.cache.path().join("tmp"))
+            .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A copy of `examples/NAME` in a fresh directory outside any git checkout.
+pub fn copy_example(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("examples").join(name), dir.path());
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walk(from) {
+        let rel = entry.strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &dest).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if !matches!(
+                path.file_name().unwrap().to_str(),
+                Some(".venv" | "__pycache__" | ".pytest_cache")
+            ) {
+                files.extend(walk(&path));
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker on PATH")
+}
+
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        stderr(&out)
+    );
+    stdout(&out).trim().to_owned()
+}
+
+/// A container removed when dropped, even if the test fails.
+pub struct Container(pub String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        docker(&["rm", "-f", &self.0]);
+    }
+}
+
+/// Starts `image` detached with the hardened flags, publishing port 8000 on a free port.
+pub fn run_hardened(image: &str) -> (Container, u16) {
+    let id = docker_ok(&[
+        "run",
+        "-d",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--tmpfs",
+        "/tmp",
+        "-p",
+        "127.0.0.1::8000",
+        image,
+    ]);
+    let container = Container(id);
+    let port = docker_ok(&["port", &container.0, "8000/tcp"]);
+    let port = port
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (container, port)
+}
+
+/// GETs `path` until it answers or `within` passes; returns the status line's code.
+pub fn wait_for_http(port: u16, path: &str, within: Duration) -> Option<u16> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(code) = http_get(port, path) {
+            return Some(code);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+fn http_get(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The manifest of an OCI layout's only image, parsed.
+pub fn layout_manifest(dir: &Path) -> serde_json::Value {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(digest)).unwrap()).unwrap()
+}
+
+pub fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
