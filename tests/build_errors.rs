@@ -1,0 +1,269 @@
+//! Bad inputs to `pyship build`: each must give one line naming the thing and the fix,
+//! exit 2, never panic, and leave nothing behind in the cache.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use common::*;
+use sha2::{Digest as _, Sha256};
+
+/// Runs a build of `project` and checks the failure contract; returns stderr.
+fn fails(pyship: &Pyship, project: &Path, extra: &[&str], expected: &str) -> String {
+    let mut args = vec!["build", project.to_str().unwrap(), "--output"];
+    let out_dir = project.join("out-layout");
+    let output = format!("oci:{}", out_dir.display());
+    args.push(&output);
+    args.extend_from_slice(extra);
+    let out = pyship.run(&args);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}: {err}",
+        out.status.code()
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "expected one error line: {err}");
+    assert_eq!(
+        err.lines().last().unwrap(),
+        lines[0],
+        "the error must be the last line: {err}"
+    );
+    assert!(
+        lines[0].contains(expected),
+        "error lacks {expected:?}: {err}"
+    );
+    assert!(
+        pyship.leftovers().is_empty(),
+        "scratch files left in the cache: {:?}",
+        pyship.leftovers()
+    );
+    assert!(
+        !out_dir.join("index.json").exists(),
+        "an output was written despite the failure"
+    );
+    err
+}
+
+#[test]
+fn no_lockfile() {
+    let project = copy_example("hello-fastapi");
+    std::fs::remove_file(project.path().join("uv.lock")).unwrap();
+    fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "has no uv.lock: run `uv lock`",
+    );
+}
+
+#[test]
+fn stale_lockfile_names_the_difference() {
+    let project = copy_example("hello-fastapi");
+    let pyproject = project.path().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject)
+        .unwrap()
+        .replace("\"uvicorn\",", "\"uvicorn\",\n    \"requests>=2\",");
+    std::fs::write(&pyproject, text).unwrap();
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "uv.lock is out of date",
+    );
+    assert!(err.contains("requests>=2"), "{err}");
+}
+
+#[test]
+fn python_version_mismatch_names_both() {
+    let project = copy_example("hello-fastapi");
+    std::fs::write(project.path().join(".python-version"), "3.12\n").unwrap();
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "pins 3.12",
+    );
+    assert!(err.contains("Python 3.11"), "{err}");
+}
+
+#[test]
+fn base_without_python() {
+    let project = copy_example("hello-fastapi");
+    fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &nopython_base()],
+        "has no Python interpreter",
+    );
+}
+
+#[test]
+fn unreachable_registry_for_base_and_for_push() {
+    let project = copy_example("hello-fastapi");
+    let pyship = Pyship::new();
+    fails(
+        &pyship,
+        project.path(),
+        &["--base", "127.0.0.1:9/nothing/here:1"],
+        "cannot reach the registry 127.0.0.1:9/nothing/here",
+    );
+    // The push fails after the layout output was asked for: the layout may be written,
+    // but the unreachable registry must not get a tag. Use only --push here.
+    let out = pyship.run(&[
+        "build",
+        project.path().to_str().unwrap(),
+        "--base",
+        &python_base(),
+        "--push",
+        "127.0.0.1:9/x/y:z",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach the registry 127.0.0.1:9/x/y"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(pyship.leftovers().is_empty());
+}
+
+#[test]
+fn wheel_whose_hash_does_not_match_is_refused_and_not_cached() {
+    let project = copy_example("hello-fastapi");
+    let lock_path = project.path().join("uv.lock");
+    let lock = std::fs::read_to_string(&lock_path).unwrap();
+    // Point the h11 wheel at a hash of other bytes.
+    let start = lock
+        .match_indices("/h11-")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            lock[i..]
+                .split('"')
+                .next()
+                .is_some_and(|url| url.ends_with(".whl"))
+        })
+        .expect("h11 wheel is locked");
+    let hash_at =
+        start + lock[start..].find("hash = \"sha256:").unwrap() + "hash = \"sha256:".len();
+    let bogus = hex::encode(Sha256::digest(b"not the wheel"));
+    let tampered = format!("{}{bogus}{}", &lock[..hash_at], &lock[hash_at + 64..]);
+    std::fs::write(&lock_path, tampered).unwrap();
+    let pyship = Pyship::new();
+    fails(
+        &pyship,
+        project.path(),
+        &["--base", &python_base()],
+        "does not match the hash in uv.lock",
+    );
+    assert!(
+        !pyship
+            .cache
+            .path()
+            .join("blobs/sha256")
+            .join(&bogus)
+            .exists()
+    );
+}
+
+/// A project whose one dependency is served by a local index as `wheel_bytes`.
+fn project_with_local_wheel(
+    name: &str,
+    wheel_file: &str,
+    wheel_bytes: Option<Vec<u8>>,
+) -> (tempfile::TempDir, Option<LocalIndex>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        format!("[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"{name}\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".python-version"), "3.11\n").unwrap();
+    std::fs::write(dir.path().join("main.py"), "print('hi')\n").unwrap();
+    let index = wheel_bytes.map(LocalIndex::serve);
+    let artifact = match &index {
+        Some(index) => format!(
+            "wheels = [{{ url = \"http://127.0.0.1:{}/{wheel_file}\", hash = \"sha256:{}\", size = {} }}]",
+            index.port, index.sha256, index.size
+        ),
+        None => format!(
+            "sdist = {{ url = \"http://127.0.0.1:9/{wheel_file}\", hash = \"sha256:{}\", size = 1 }}",
+            "0".repeat(64)
+        ),
+    };
+    std::fs::write(
+        dir.path().join("uv.lock"),
+        format!(
+            "version = 1\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"svc\"\nversion = \"0.1.0\"\nsource = {{ virtual = \".\" }}\ndependencies = [{{ name = \"{name}\" }}]\n\n[package.metadata]\nrequires-dist = [{{ name = \"{name}\" }}]\n\n[[package]]\nname = \"{name}\"\nversion = \"1.0\"\nsource = {{ registry = \"http://127.0.0.1/simple\" }}\n{artifact}\n"
+        ),
+    )
+    .unwrap();
+    (dir, index)
+}
+
+#[test]
+fn sdist_only_dependency() {
+    let (project, _) = project_with_local_wheel("srconly", "srconly-1.0.tar.gz", None);
+    fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "srconly 1.0: it is locked as a source distribution only",
+    );
+}
+
+#[test]
+fn wheel_with_escaping_paths_is_refused() {
+    for evil_member in ["../../../etc/evil.py", "/etc/evil.py"] {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, body) in [
+            (evil_member, "x = 1\n"),
+            ("evil-1.0.dist-info/METADATA", "Name: evil\n"),
+        ] {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(body.as_bytes()).unwrap();
+        }
+        let bytes = zip.finish().unwrap().into_inner();
+        let (project, _index) =
+            project_with_local_wheel("evil", "evil-1.0-py3-none-any.whl", Some(bytes));
+        fails(
+            &Pyship::new(),
+            project.path(),
+            &["--base", &python_base()],
+            "unsafe path",
+        );
+    }
+}
+
+/// Serves one file over HTTP on 127.0.0.1 for as long as it lives.
+struct LocalIndex {
+    port: u16,
+    sha256: String,
+    size: usize,
+}
+
+impl LocalIndex {
+    fn serve(bytes: Vec<u8>) -> LocalIndex {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let size = bytes.len();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    bytes.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&bytes);
+            }
+        });
+        LocalIndex { port, sha256, size }
+    }
+}
