@@ -241,7 +241,11 @@ fn from_oci_layout(
     let config_digest: Digest = manifest.config().digest().to_string().parse()?;
     cache.put_blob(&blob(config_digest.as_str())?)?;
     Ok(BaseImage {
-        name: format!("oci:{}", dir.display()),
+        name: format!(
+            "oci:{}{}",
+            dir.display(),
+            tag.map(|t| format!(":{t}")).unwrap_or_default()
+        ),
         manifest_digest: digest.parse()?,
         config: read_config(cache, &config_digest)?,
         config_digest,

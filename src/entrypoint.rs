@@ -187,3 +187,104 @@ fn is_identifier(text: &str) -> bool {
         && text.chars().all(|c| c.is_alphanumeric() || c == '_')
         && !text.starts_with(|c: char| c.is_ascii_digit())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(
+        files: &[(&str, &str)],
+        pyproject_extra: &str,
+    ) -> (tempfile::TempDir, Project, SourceFiles) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            format!("[project]\nname = \"svc\"\n{pyproject_extra}"),
+        )
+        .unwrap();
+        for (path, text) in files {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        }
+        let project = Project::read(dir.path()).unwrap();
+        let files = SourceFiles::collect(dir.path()).unwrap();
+        (dir, project, files)
+    }
+
+    fn detect_in(files: &[(&str, &str)], extra: &str, installed: &[&str]) -> Result<Entrypoint> {
+        let (_dir, project, files) = project(files, extra);
+        let installed: Vec<String> = installed.iter().map(|s| s.to_string()).collect();
+        detect(&project, &files, &installed, "/app/.venv/bin", 8000)
+    }
+
+    #[test]
+    fn fastapi_in_src_layout_runs_under_uvicorn() {
+        let ep = detect_in(
+            &[
+                ("src/svc/__init__.py", ""),
+                (
+                    "src/svc/api.py",
+                    "import fastapi\napi: fastapi.FastAPI = fastapi.FastAPI(title='x')\n",
+                ),
+                ("tests/test_api.py", "app = FastAPI()\n"),
+            ],
+            "",
+            &["uvicorn", "fastapi"],
+        )
+        .unwrap();
+        assert_eq!(ep.command[..2], ["/app/.venv/bin/uvicorn", "svc.api:api"]);
+        assert!(
+            ep.command
+                .contains(&"--timeout-graceful-shutdown".to_owned())
+        );
+        assert!(!ep.command.iter().any(|a| a == "--reload"));
+    }
+
+    #[test]
+    fn flask_and_django_run_under_gunicorn() {
+        let flask = detect_in(
+            &[("app.py", "from flask import Flask\napp = Flask(__name__)\n")],
+            "",
+            &["gunicorn", "flask"],
+        )
+        .unwrap();
+        assert_eq!(flask.command.last().unwrap(), "app:app");
+        assert!(flask.command.contains(&"0.0.0.0:8000".to_owned()));
+        let django = detect_in(
+            &[("site/__init__.py", ""), ("site/wsgi.py", "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n")],
+            "",
+            &["gunicorn", "django"],
+        )
+        .unwrap();
+        assert_eq!(django.command.last().unwrap(), "site.wsgi:application");
+        let missing = detect_in(&[("app.py", "app = Flask(__name__)\n")], "", &["flask"])
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("uv add gunicorn"), "{missing}");
+    }
+
+    #[test]
+    fn configured_command_script_and_main_py_in_that_order() {
+        let configured = detect_in(
+            &[("main.py", "")],
+            "[tool.pyship]\ncommand = [\"/app/.venv/bin/python\", \"-m\", \"svc\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(configured.command, ["/app/.venv/bin/python", "-m", "svc"]);
+        let script = detect_in(
+            &[("main.py", "")],
+            "[project.scripts]\nserve = \"svc:main\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(script.command, ["/app/.venv/bin/serve"]);
+        let main = detect_in(&[("main.py", "print(1)\n")], "", &[]).unwrap();
+        assert_eq!(main.command, ["/app/.venv/bin/python", "main.py"]);
+        let none = detect_in(&[("lib.py", "x = 1\n")], "", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(none.contains("[tool.pyship] command"), "{none}");
+    }
+}

@@ -53,6 +53,8 @@ pub struct Layer {
     pub size: u64,
 }
 
+const SMALL_LAYER: u64 = 4 << 20;
+
 pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 impl Entry {
@@ -146,6 +148,24 @@ impl Tree {
         self.entries.is_empty()
     }
 
+    /// The bytes of in-memory file contents (files on disk are counted by their size).
+    fn content_size(&self) -> u64 {
+        self.entries
+            .values()
+            .map(|e| match &e.node {
+                Node::File {
+                    content: Content::Bytes(b),
+                    ..
+                } => b.len() as u64,
+                Node::File {
+                    content: Content::Path(p),
+                    ..
+                } => std::fs::metadata(p).map_or(0, |m| m.len()),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Directory entries for every parent that has none, owned by root, at `mtime`.
     fn with_parents(&self, mtime: u64) -> BTreeMap<String, Entry> {
         let mut all = self.entries.clone();
@@ -162,9 +182,18 @@ impl Tree {
 
     /// Writes the tree as a gzip layer into the cache, with every mtime clamped to `epoch`.
     pub fn write_layer(&self, cache: &Cache, epoch: u64) -> Result<Layer> {
+        // Small layers get the best compression for free; large ones the default level,
+        // which is where gzip's time/size trade-off flattens.
+        let level = if self.content_size() < SMALL_LAYER {
+            9
+        } else {
+            6
+        };
         let mut diff_id = None;
         let (digest, size) = cache.write_blob(None, |out| {
-            let gz = GzBuilder::new().mtime(0).write(out, Compression::new(6));
+            let gz = GzBuilder::new()
+                .mtime(0)
+                .write(out, Compression::new(level));
             let mut tar_out = HashingWriter::new(gz);
             self.write_tar(&mut tar_out, epoch)?;
             let (gz, tar_digest, _) = tar_out.finish();

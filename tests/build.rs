@@ -245,3 +245,73 @@ fn outputs_are_read_by_skopeo_umoci_and_a_pushed_image_pulls_and_runs() {
     drop(container);
     docker(&["rmi", &pinned]);
 }
+
+#[test]
+fn base_from_oci_layout_or_docker_archive_gives_the_same_filesystem() {
+    let base = python_base();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("base-layout");
+    let archive = dir.path().join("base.tar");
+    for dest in [
+        format!("oci:{}:base", layout.display()),
+        format!("docker-archive:{}", archive.display()),
+    ] {
+        let copy = std::process::Command::new("skopeo")
+            .args([
+                "copy",
+                "--src-tls-verify=false",
+                &format!("docker://{base}"),
+                &dest,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            copy.status.success(),
+            "skopeo copy to {dest}: {}",
+            stderr(&copy)
+        );
+    }
+    let project = copy_example(EXAMPLE);
+    let diff_ids = |base_arg: &str, name: &str| {
+        let out_dir = dir.path().join(name);
+        let pyship = Pyship::new();
+        let out = pyship.run(&[
+            "build",
+            project.path().to_str().unwrap(),
+            "--base",
+            base_arg,
+            "-q",
+            "--output",
+            &format!("oci:{}", out_dir.display()),
+        ]);
+        assert!(
+            out.status.success(),
+            "build from {base_arg}: {}",
+            stderr(&out)
+        );
+        let manifest = layout_manifest(&out_dir);
+        assert_eq!(
+            manifest["annotations"]["org.opencontainers.image.base.name"],
+            base_arg
+        );
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_owned();
+        let config: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join("blobs/sha256").join(config_digest)).unwrap(),
+        )
+        .unwrap();
+        config["rootfs"]["diff_ids"].clone()
+    };
+    let from_registry = diff_ids(&base, "r");
+    assert_eq!(
+        diff_ids(&format!("oci:{}:base", layout.display()), "o"),
+        from_registry
+    );
+    assert_eq!(
+        diff_ids(&format!("docker-archive:{}", archive.display()), "d"),
+        from_registry
+    );
+}
