@@ -82,6 +82,16 @@ pub struct BuildArgs {
     /// Print only the pinned references, no progress.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// How to print the result: human lines, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
 }
 
 /// Everything decided before any layer is written.
@@ -99,7 +109,7 @@ struct Plan {
 }
 
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
-    let progress = Progress::new(args.quiet);
+    let progress = Progress::new(args.quiet || args.format == Format::Json);
     let cache = Cache::open()?;
     let client = crate::http::client()?;
     let project = Project::read(&args.path)?;
@@ -176,14 +186,43 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     if plan.outputs.is_empty() {
         progress.line("no output requested: pass --load, --push REF or --output oci:DIR; the image is in the cache");
     }
+    let mut written = Vec::new();
     for output in &plan.outputs {
         let pinned = output::write(output, &image, &base, &plan.tag, &cache, &client, &progress)?;
-        println!("{pinned}");
+        if args.format == Format::Human {
+            println!("{pinned}");
+        }
+        written.push(pinned);
     }
-    if plan.outputs.is_empty() {
-        println!("{}@{}", plan.tag.name(), image.manifest_digest);
+    match args.format {
+        Format::Human if plan.outputs.is_empty() => {
+            println!("{}@{}", plan.tag.name(), image.manifest_digest)
+        }
+        Format::Human => {}
+        Format::Json => println!("{}", summary(&plan, &base, &image, &own, &written)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The build's result for scripts: what was built, from what, and where it went.
+fn summary(
+    plan: &Plan,
+    base: &BaseImage,
+    image: &Image,
+    own: &[OwnLayer],
+    written: &[String],
+) -> serde_json::Value {
+    serde_json::json!({
+        "image": plan.tag.to_string(),
+        "digest": image.manifest_digest.to_string(),
+        "outputs": written,
+        "base": { "name": base.name, "digest": base.manifest_digest.to_string() },
+        "python": { "interpreter": plan.interpreter.path, "version": plan.target.python_full },
+        "platform": plan.target.platform.to_string(),
+        "command": plan.entrypoint.command,
+        "packages": plan.wheels.iter().map(|w| serde_json::json!({ "name": w.package, "version": w.version, "wheel": w.filename })).collect::<Vec<_>>(),
+        "layers": own.iter().map(|o| serde_json::json!({ "digest": o.layer.digest.to_string(), "size": o.layer.size, "created_by": o.created_by })).collect::<Vec<_>>(),
+    })
 }
 
 fn outputs(args: &BuildArgs) -> Result<Vec<Output>> {

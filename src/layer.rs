@@ -140,6 +140,11 @@ impl Tree {
         clean(path).is_ok_and(|key| self.entries.contains_key(&key))
     }
 
+    /// The paths in the tree, in tar form (no leading slash).
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

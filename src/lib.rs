@@ -8,6 +8,8 @@ pub mod cache;
 pub mod cli;
 pub mod download;
 pub mod entrypoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod image;
 pub mod inspect;

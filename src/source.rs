@@ -33,6 +33,11 @@ const ALWAYS_EXCLUDED: &[&str] = &[
     "Dockerfile",
     ".idea",
     ".vscode",
+    // Lockfiles are build inputs: the venv already holds what they pin, and its
+    // .dist-info records say so to scanners.
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
 ];
 
 /// The selected files, as paths relative to the project root, sorted.
@@ -185,6 +190,7 @@ mod tests {
         let root = dir.path();
         for file in [
             "pyproject.toml",
+            "uv.lock",
             "src/pkg/__init__.py",
             "src/pkg/api.py",
             ".env",

@@ -1,0 +1,10 @@
+//! Image references and base/output sources parse or fail cleanly.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        pyship::fuzzing::reference(text);
+    }
+});

@@ -1,0 +1,70 @@
+//! Entry points shared by the fuzz targets (`fuzz/`) and the no-panic tests: each
+//! feeds untrusted input to a parser and asserts only that it returns.
+
+use std::str::FromStr;
+
+use crate::layer::Tree;
+
+/// Parses `text` as uv.lock and, if it parses, walks it for a Linux target.
+pub fn uv_lock(text: &str) {
+    let Ok(lock) = crate::lock::UvLock::parse_str(text) else {
+        return;
+    };
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let pyproject =
+        "[project]\nname = \"app\"\nrequires-python = \">=3.11\"\ndependencies = [\"x\"]\n";
+    if std::fs::write(dir.path().join("pyproject.toml"), pyproject).is_err() {
+        return;
+    }
+    let Ok(project) = crate::project::Project::read(dir.path()) else {
+        return;
+    };
+    let _ = lock.ensure_fresh(&project);
+    let target = crate::target::Target::linux_cpython("x86_64", "3.11.9");
+    if let (Ok(packages), Ok(tags)) = (
+        lock.runtime_packages(&project, &target.marker_environment()),
+        target.tags(),
+    ) {
+        for package in packages {
+            let _ = crate::wheel::choose(package, &tags, "fuzz");
+        }
+    }
+}
+
+/// Parses `text` as every kind of image name pyship accepts.
+pub fn reference(text: &str) {
+    if let Ok(reference) = crate::reference::Reference::from_str(text) {
+        // Display must give something that parses back to the same reference.
+        let again = crate::reference::Reference::from_str(&reference.to_string())
+            .expect("a displayed reference parses");
+        assert_eq!(again, reference);
+    }
+    let _ = crate::base::BaseSource::from_str(text);
+    let _ = crate::output::Output::from_str(text);
+}
+
+/// Installs `bytes` as a wheel; whatever it installs must stay under the venv.
+pub fn wheel(bytes: &[u8]) {
+    let Ok(mut file) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if std::io::Write::write_all(&mut file, bytes).is_err() {
+        return;
+    }
+    let choice = crate::wheel::WheelChoice {
+        package: "fuzz".into(),
+        version: "1.0".into(),
+        filename: "fuzz-1.0-py3-none-any.whl".into(),
+        url: String::new(),
+        sha256: crate::cache::Digest::of(bytes),
+        size: None,
+    };
+    let venv = crate::venv::Venv::new("/app/.venv", "/usr/bin/python3.11", "3.11", "3.11.2");
+    let mut tree = Tree::new();
+    if crate::wheel::install(file.path(), &choice, &venv, &mut tree).is_ok() {
+        assert!(
+            tree.paths().all(|p| p.starts_with("app/.venv/")),
+            "a wheel escaped the venv"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The parsers behind `pyship build` return an error on bad input, never panic. The
+//! fuzz targets in `fuzz/` explore further; this runs a fixed, seeded set of mutations
+//! of real inputs in the normal suite.
+
+use std::path::PathBuf;
+
+/// A small deterministic generator, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Flips, deletes, duplicates and splices bytes of `input`.
+fn mutate(input: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..1 + rng.below(8) {
+        if out.is_empty() {
+            out.push(rng.next() as u8);
+            continue;
+        }
+        let at = rng.below(out.len());
+        match rng.below(4) {
+            0 => out[at] = rng.next() as u8,
+            1 => {
+                let end = (at + rng.below(64)).min(out.len());
+                out.drain(at..end);
+            }
+            2 => {
+                let end = (at + rng.below(64)).min(out.len());
+                let copy = out[at..end].to_vec();
+                let to = rng.below(out.len());
+                out.splice(to..to, copy);
+            }
+            _ => {
+                let interesting: &[&[u8]] = &[
+                    b"\"", b"[", b"]", b"{", b"}", b"=", b"\n", b"../", b"\\", b"@", b":", b"\0",
+                    b"sha256:",
+                ];
+                let piece = interesting[rng.below(interesting.len())];
+                out.splice(at..at, piece.iter().copied());
+            }
+        }
+    }
+    out
+}
+
+fn example_lock() -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/hello-fastapi/uv.lock"))
+        .unwrap()
+}
+
+#[test]
+fn uv_lock_mutations() {
+    let seed = example_lock();
+    let mut rng = Rng(0x5eed_1234);
+    pyship::fuzzing::uv_lock(std::str::from_utf8(&seed).unwrap());
+    for _ in 0..400 {
+        let bytes = mutate(&seed, &mut rng);
+        pyship::fuzzing::uv_lock(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+#[test]
+fn reference_mutations() {
+    let seeds = [
+        "python:3.12-slim",
+        "127.0.0.1:5000/team/app:v1",
+        "ghcr.io/o/a@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "oci:/tmp/x:tag",
+        "docker-archive:a.tar",
+    ];
+    let mut rng = Rng(42);
+    for _ in 0..5000 {
+        let seed = seeds[rng.below(seeds.len())].as_bytes();
+        pyship::fuzzing::reference(&String::from_utf8_lossy(&mutate(seed, &mut rng)));
+    }
+}
+
+#[test]
+fn wheel_mutations() {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in [
+        ("fuzz/__init__.py", "x = 1\n"),
+        ("fuzz-1.0.dist-info/METADATA", "Name: fuzz\n"),
+        (
+            "fuzz-1.0.dist-info/entry_points.txt",
+            "[console_scripts]\nf = fuzz:main\n",
+        ),
+        ("fuzz-1.0.data/scripts/s", "#!python\n"),
+    ] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, body.as_bytes()).unwrap();
+    }
+    let seed = zip.finish().unwrap().into_inner();
+    pyship::fuzzing::wheel(&seed);
+    let mut rng = Rng(7);
+    for _ in 0..1500 {
+        pyship::fuzzing::wheel(&mutate(&seed, &mut rng));
+    }
+}
