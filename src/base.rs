@@ -20,8 +20,13 @@ use crate::target::ImagePlatform;
 #[derive(Debug, Clone)]
 pub enum BaseSource {
     Registry(Reference),
-    OciLayout { dir: PathBuf, tag: Option<String> },
+    OciLayout {
+        dir: PathBuf,
+        tag: Option<String>,
+    },
     DockerArchive(PathBuf),
+    /// An image in the local Docker or Podman engine, read through `save`.
+    Engine(String),
 }
 
 /// One layer of the base, as its manifest lists it.
@@ -32,7 +37,7 @@ pub struct BaseLayer {
     pub media_type: String,
 }
 
-/// A resolved base image for one platform.
+/// An image resolved to one platform: the base of a build, or the image `verify` reads.
 pub struct BaseImage {
     /// How the user named it, for the `base.name` annotation.
     pub name: String,
@@ -40,6 +45,8 @@ pub struct BaseImage {
     pub config: ImageConfiguration,
     pub config_digest: Digest,
     pub layers: Vec<BaseLayer>,
+    /// The manifest's annotations (none for docker-archives).
+    pub annotations: std::collections::BTreeMap<String, String>,
     registry: Option<(Registry, Reference)>,
 }
 
@@ -62,6 +69,9 @@ impl std::str::FromStr for BaseSource {
         if let Some(file) = text.strip_prefix("docker-archive:") {
             return Ok(BaseSource::DockerArchive(file.into()));
         }
+        if let Some(name) = text.strip_prefix("docker:") {
+            return Ok(BaseSource::Engine(name.to_owned()));
+        }
         Ok(BaseSource::Registry(text.parse()?))
     }
 }
@@ -79,6 +89,7 @@ impl BaseImage {
                 from_oci_layout(dir, tag.as_deref(), platform, cache)
             }
             BaseSource::DockerArchive(file) => from_docker_archive(file, cache),
+            BaseSource::Engine(name) => from_engine(name, cache),
         }
     }
 
@@ -139,6 +150,7 @@ fn from_registry(
         config,
         config_digest,
         layers: layers_of(&manifest)?,
+        annotations: annotations_of(&manifest),
         registry: Some((registry, reference.clone())),
     })
 }
@@ -249,9 +261,42 @@ fn from_oci_layout(
         manifest_digest: digest.parse()?,
         config: read_config(cache, &config_digest)?,
         config_digest,
+        annotations: annotations_of(&manifest),
         layers,
         registry: None,
     })
+}
+
+fn annotations_of(manifest: &ImageManifest) -> std::collections::BTreeMap<String, String> {
+    manifest
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// Saves an image from the local engine to a scratch archive and reads that.
+fn from_engine(name: &str, cache: &Cache) -> Result<BaseImage> {
+    let engine = crate::output::engine()?;
+    let scratch = tempfile::tempdir_in(cache.root().join("tmp"))?;
+    let archive = scratch.path().join("image.tar");
+    let out = std::process::Command::new(&engine)
+        .args(["save", "-o"])
+        .arg(&archive)
+        .arg(name)
+        .output()
+        .with_context(|| format!("cannot run `{engine} save`"))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "`{engine} save {name}` failed: {}: check the image name with `{engine} images`",
+            why.trim().lines().last().unwrap_or("")
+        );
+    }
+    let mut image = from_docker_archive(&archive, cache)?;
+    image.name = format!("docker:{name}");
+    Ok(image)
 }
 
 /// Copies a file into the cache, checking the digest when one is expected.
@@ -320,6 +365,7 @@ fn from_docker_archive(file: &Path, cache: &Cache) -> Result<BaseImage> {
         config: read_config(cache, &config_digest)?,
         config_digest,
         layers,
+        annotations: Default::default(),
         registry: None,
     })
 }

@@ -106,6 +106,41 @@ impl Image {
     }
 }
 
+impl Image {
+    /// An image that is exactly `resolved`, with a manifest written anew (for loading
+    /// into an engine from pyship's cache).
+    pub fn from_resolved(resolved: &BaseImage, cache: &Cache) -> Result<Image> {
+        let config_bytes = cache.read_blob(&resolved.config_digest)?;
+        let layers: Vec<(Digest, u64, String)> = resolved
+            .layers
+            .iter()
+            .map(|l| (l.digest.clone(), l.size, oci_layer_type(&l.media_type)))
+            .collect();
+        let descriptors = layers
+            .iter()
+            .map(|(d, s, m)| descriptor(m, *s, d))
+            .collect::<Result<Vec<_>>>()?;
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(SCHEMA_VERSION)
+            .media_type(MediaType::ImageManifest)
+            .config(descriptor(
+                "application/vnd.oci.image.config.v1+json",
+                config_bytes.len() as u64,
+                &resolved.config_digest,
+            )?)
+            .layers(descriptors)
+            .build()?;
+        let manifest = canonical_json(&manifest)?;
+        let manifest_digest = cache.put_blob(&manifest)?;
+        Ok(Image {
+            manifest,
+            manifest_digest,
+            config_digest: resolved.config_digest.clone(),
+            layers,
+        })
+    }
+}
+
 fn config(base: &BaseImage, own: &[OwnLayer], spec: &RuntimeSpec) -> Result<serde_json::Value> {
     let mut config: ImageConfiguration = base.config.clone();
     let mut runtime = config.config().clone().unwrap_or_default();

@@ -23,4 +23,5 @@ pub mod registry;
 pub mod source;
 pub mod target;
 pub mod venv;
+pub mod verify;
 pub mod wheel;

@@ -34,6 +34,8 @@ pub struct LockedPackage {
     pub dependencies: Vec<LockedDependency>,
     #[serde(default)]
     pub optional_dependencies: BTreeMap<String, Vec<LockedDependency>>,
+    #[serde(default)]
+    pub dev_dependencies: BTreeMap<String, Vec<LockedDependency>>,
     pub sdist: Option<Artifact>,
     #[serde(default)]
     pub wheels: Vec<Artifact>,
@@ -215,7 +217,38 @@ impl UvLock {
         env: &MarkerEnvironment,
     ) -> Result<Vec<&LockedPackage>> {
         let root = self.root(project)?;
-        let mut queue: VecDeque<&LockedDependency> = root.dependencies.iter().collect();
+        self.closure(root.dependencies.iter().collect(), env)
+    }
+
+    /// Normalized names of packages that only dependency groups bring in: what must not
+    /// be in a production image.
+    pub fn dev_only_packages(
+        &self,
+        project: &Project,
+        env: &MarkerEnvironment,
+    ) -> Result<BTreeSet<String>> {
+        let root = self.root(project)?;
+        let runtime: BTreeSet<String> = self
+            .runtime_packages(project, env)?
+            .iter()
+            .map(|p| normalize(&p.name))
+            .collect();
+        let groups = root.dev_dependencies.values().flatten().collect();
+        Ok(self
+            .closure(groups, env)?
+            .iter()
+            .map(|p| normalize(&p.name))
+            .filter(|name| !runtime.contains(name))
+            .collect())
+    }
+
+    /// Every package reachable from `start`, markers evaluated, extras followed.
+    fn closure<'a>(
+        &'a self,
+        start: Vec<&'a LockedDependency>,
+        env: &MarkerEnvironment,
+    ) -> Result<Vec<&'a LockedPackage>> {
+        let mut queue: VecDeque<&LockedDependency> = start.into_iter().collect();
         let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
         let mut extras_seen: BTreeSet<(String, String)> = BTreeSet::new();
         let mut needed = Vec::new();
@@ -493,6 +526,8 @@ source = { registry = "https://example.invalid/simple" }
             .map(|pkg| pkg.name.clone())
             .collect();
         assert_eq!(names, ["h11", "httptools", "uvicorn"]);
+        let dev = lock.dev_only_packages(&p, &linux_env()).unwrap();
+        assert_eq!(dev.into_iter().collect::<Vec<_>>(), ["pytest"]);
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn atomic_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) ->
 }
 
 /// Streams a docker-archive into `docker load` (or `podman load` when Docker is absent).
-fn load(image: &Image, tag: &Reference, cache: &Cache) -> Result<String> {
+pub fn load(image: &Image, tag: &Reference, cache: &Cache) -> Result<String> {
     let engine = engine()?;
     let mut child = Command::new(&engine)
         .arg("load")

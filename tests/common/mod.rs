@@ -109,8 +109,17 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Debian's docker client (it has BuildKit) when present, else whatever is on PATH.
+pub fn docker_cli() -> &'static str {
+    if Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
 pub fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
+    Command::new(docker_cli())
         .args(args)
         .output()
         .expect("docker on PATH")

@@ -1,0 +1,356 @@
+//! One pass over every layer of an image, collecting what the static checks judge:
+//! secrets (also in files a later layer deleted: they stay in the image), build
+//! tooling and caches, installed distributions and the user database.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use flate2::read::GzDecoder;
+
+use crate::base::BaseImage;
+use crate::cache::Cache;
+use crate::lock::normalize;
+
+/// A secret found in a layer.
+#[derive(Debug, Clone)]
+pub struct SecretFile {
+    pub path: String,
+    pub layer: usize,
+    pub what: String,
+    /// True when a later layer deleted the file: it is still in the image's history.
+    pub deleted: bool,
+}
+
+/// An installed distribution, read from its `.dist-info/METADATA`.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub passwd: Option<String>,
+    pub distributions: Vec<Distribution>,
+    pub secrets: Vec<SecretFile>,
+    /// Build tools and caches left in the final filesystem: (path, what).
+    pub tooling: Vec<(String, String)>,
+}
+
+/// Files larger than this are not read for secret patterns (keys and tokens are small).
+const SCAN_LIMIT: u64 = 256 * 1024;
+
+impl Contents {
+    pub fn read(image: &BaseImage, cache: &Cache) -> Result<Contents> {
+        let mut present: BTreeMap<String, usize> = BTreeMap::new();
+        let mut contents = Contents::default();
+        let mut dists: BTreeMap<String, Distribution> = BTreeMap::new();
+        for (index, layer) in image.layers.iter().enumerate() {
+            let file = cache.open_blob(&layer.digest)?;
+            let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
+                Box::new(GzDecoder::new(std::io::BufReader::new(file)))
+            } else {
+                Box::new(std::io::BufReader::new(file))
+            };
+            contents
+                .scan_layer(reader, index, &mut present, &mut dists)
+                .with_context(|| format!("cannot read layer {} ({})", index + 1, layer.digest))?;
+        }
+        for secret in &mut contents.secrets {
+            secret.deleted = present.get(&secret.path) != Some(&secret.layer);
+        }
+        contents.distributions = dists
+            .into_iter()
+            .filter(|(dir, _)| present.contains_key(&format!("{dir}/METADATA")))
+            .map(|(_, d)| d)
+            .collect();
+        contents.tooling = present
+            .keys()
+            .filter_map(|path| tooling(path).map(|what| (format!("/{path}"), what.to_owned())))
+            .collect();
+        dedupe_tooling(&mut contents.tooling);
+        Ok(contents)
+    }
+
+    fn scan_layer(
+        &mut self,
+        reader: impl Read,
+        index: usize,
+        present: &mut BTreeMap<String, usize>,
+        dists: &mut BTreeMap<String, Distribution>,
+    ) -> Result<()> {
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let path = entry
+                .path()?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_owned();
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            if name == ".wh..wh..opq" {
+                let prefix = format!("{dir}/");
+                present.retain(|p, layer| *layer == index || !p.starts_with(&prefix));
+                continue;
+            }
+            if let Some(deleted) = name.strip_prefix(".wh.") {
+                let gone = if dir.is_empty() {
+                    deleted.to_owned()
+                } else {
+                    format!("{dir}/{deleted}")
+                };
+                let prefix = format!("{gone}/");
+                present.retain(|p, _| p != &gone && !p.starts_with(&prefix));
+                continue;
+            }
+            present.insert(path.clone(), index);
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let size = entry.header().size().unwrap_or(0);
+            let wants_text = path == "etc/passwd"
+                || path.ends_with(".dist-info/METADATA")
+                || (size <= SCAN_LIMIT && scan_for_secrets(&path));
+            if !wants_text {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            entry.read_to_end(&mut bytes)?;
+            if path == "etc/passwd" {
+                self.passwd = Some(String::from_utf8_lossy(&bytes).into_owned());
+            } else if let Some(dist_dir) = path
+                .strip_suffix("/METADATA")
+                .filter(|d| d.ends_with(".dist-info"))
+            {
+                if let Some(dist) = read_metadata(&bytes) {
+                    dists.insert(dist_dir.to_owned(), dist);
+                }
+            } else if let Some(what) = secret_in(&path, &bytes) {
+                self.secrets.push(SecretFile {
+                    path: format!("/{path}"),
+                    layer: index,
+                    what,
+                    deleted: false,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_metadata(bytes: &[u8]) -> Option<Distribution> {
+    let text = String::from_utf8_lossy(bytes);
+    let field = |key: &str| {
+        text.lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+    };
+    Some(Distribution {
+        name: field("Name:")?,
+        version: field("Version:").unwrap_or_default(),
+    })
+}
+
+/// Third-party packages and the system's own files carry test keys and sample tokens;
+/// reporting them would bury real findings.
+const ALLOWED_PREFIXES: &[&str] = &[
+    "usr/lib/",
+    "usr/share/",
+    "usr/include/",
+    "usr/bin/",
+    "usr/sbin/",
+    "usr/libexec/",
+    "lib/",
+    "lib64/",
+    "bin/",
+    "sbin/",
+    "var/lib/dpkg/",
+    "var/lib/apt/",
+    "var/cache/",
+    "etc/ssl/certs/",
+    "usr/local/lib/",
+    "proc/",
+    "sys/",
+    "dev/",
+];
+
+fn scan_for_secrets(path: &str) -> bool {
+    !ALLOWED_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+        && !path.contains("/site-packages/")
+        && !path.contains("/dist-packages/")
+}
+
+/// What secret, if any, a file holds: judged by its name and its content.
+fn secret_in(path: &str, bytes: &[u8]) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let text = String::from_utf8_lossy(bytes);
+    if text.contains("PRIVATE KEY-----") {
+        return Some("a private key".into());
+    }
+    if (name == ".env" || name.starts_with(".env."))
+        && !matches!(
+            name,
+            ".env.example" | ".env.sample" | ".env.template" | ".env.dist"
+        )
+    {
+        return Some("an .env file".into());
+    }
+    let credential_file = match name {
+        "credentials" if path.contains(".aws/") => Some("AWS credentials"),
+        "config.json" if path.contains(".docker/") && text.contains("\"auth\"") => {
+            Some("registry credentials")
+        }
+        ".npmrc" if text.contains("_authToken") => Some("an npm token"),
+        ".pypirc" if text.contains("password") => Some("a PyPI password"),
+        ".netrc" if text.contains("password") => Some("a .netrc password"),
+        ".git-credentials" => Some("git credentials"),
+        _ => None,
+    };
+    if let Some(what) = credential_file {
+        return Some(what.into());
+    }
+    token_in(&text).map(|kind| format!("a {kind}"))
+}
+
+/// Well-known token shapes: a fixed prefix followed by enough token characters.
+pub fn token_in(text: &str) -> Option<&'static str> {
+    const SHAPES: &[(&str, usize, &str)] = &[
+        ("ghp_", 36, "GitHub token"),
+        ("gho_", 36, "GitHub token"),
+        ("ghs_", 36, "GitHub token"),
+        ("ghu_", 36, "GitHub token"),
+        ("github_pat_", 40, "GitHub token"),
+        ("glpat-", 20, "GitLab token"),
+        ("xoxb-", 20, "Slack token"),
+        ("xoxp-", 20, "Slack token"),
+        ("sk_live_", 20, "Stripe key"),
+        ("AKIA", 16, "AWS access key"),
+        ("pypi-AgEI", 40, "PyPI token"),
+    ];
+    SHAPES.iter().find_map(|(prefix, len, kind)| {
+        text.match_indices(prefix).find_map(|(at, _)| {
+            let before_ok = at == 0 || !text.as_bytes()[at - 1].is_ascii_alphanumeric();
+            let run = text[at + prefix.len()..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+                .count();
+            (before_ok && run >= *len).then_some(*kind)
+        })
+    })
+}
+
+/// Build tools and caches that have no place at run time.
+fn tooling(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let in_bin = path.contains("bin/") && !path.contains("/site-packages/");
+    if in_bin && matches!(name, "uv" | "uvx") {
+        return Some("the uv binary");
+    }
+    if in_bin
+        && (matches!(name, "gcc" | "cc" | "g++" | "c++" | "clang" | "make")
+            || name.starts_with("gcc-")
+            || name.starts_with("x86_64-linux-gnu-gcc")
+            || name.starts_with("aarch64-linux-gnu-gcc"))
+    {
+        return Some("a compiler toolchain");
+    }
+    if path.contains(".cache/uv") {
+        return Some("the uv cache");
+    }
+    if path.contains(".cache/pip") {
+        return Some("the pip cache");
+    }
+    if path.contains(".cache/pypoetry") {
+        return Some("the poetry cache");
+    }
+    if (path.ends_with("/.git") || path.contains("/.git/") || path == ".git")
+        && !path.contains("/site-packages/")
+    {
+        return Some("a .git directory");
+    }
+    None
+}
+
+/// One line per cache or repository, not one per file inside it: findings are keyed
+/// by the directory that holds them (`…/.cache/uv`, `…/.git`) or by the file itself.
+fn dedupe_tooling(found: &mut Vec<(String, String)>) {
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain_mut(|(path, _)| {
+        let root = [".cache/uv", ".cache/pip", ".cache/pypoetry", ".git"]
+            .iter()
+            .find_map(|marker| {
+                path.find(marker)
+                    .map(|i| path[..i + marker.len()].to_owned())
+            })
+            .unwrap_or_else(|| path.clone());
+        *path = root.clone();
+        seen.insert(root)
+    });
+}
+
+/// Normalized names of the installed distributions.
+pub fn installed_names(contents: &Contents) -> Vec<String> {
+    contents
+        .distributions
+        .iter()
+        .map(|d| normalize(&d.name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_tokens_keys_and_env_files_but_not_lookalikes() {
+        assert_eq!(
+            token_in("export T=ghp_0123456789abcdefghijklmnopqrstuvwxyz"),
+            Some("GitHub token")
+        );
+        assert_eq!(token_in("key AKIAIOSFODNN7EXAMPLE"), Some("AWS access key"));
+        assert_eq!(token_in("ghp_short"), None);
+        assert_eq!(token_in("XAKIAIOSFODNN7EXAMPLE"), None);
+        assert_eq!(
+            secret_in("app/.env", b"A=1").as_deref(),
+            Some("an .env file")
+        );
+        assert_eq!(secret_in("app/.env.example", b"A=1"), None);
+        assert_eq!(
+            secret_in("root/id", b"-----BEGIN OPENSSH PRIVATE KEY-----").as_deref(),
+            Some("a private key")
+        );
+        assert_eq!(
+            secret_in(
+                "root/.docker/config.json",
+                br#"{"auths":{"r":{"auth":"eDp5"}}}"#
+            )
+            .as_deref(),
+            Some("registry credentials")
+        );
+        assert!(!scan_for_secrets(
+            "app/.venv/lib/python3.11/site-packages/tests/key.pem"
+        ));
+        assert!(scan_for_secrets("app/deploy/key.pem"));
+    }
+
+    #[test]
+    fn tooling_is_reported_once_per_cache() {
+        let mut found: Vec<(String, String)> = [
+            "/root/.cache/uv",
+            "/root/.cache/uv/wheels/a",
+            "/usr/local/bin/uv",
+            "/app/.git/HEAD",
+            "/app/.git/config",
+        ]
+        .iter()
+        .filter_map(|p| tooling(p.trim_start_matches('/')).map(|w| (p.to_string(), w.to_owned())))
+        .collect();
+        dedupe_tooling(&mut found);
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["/root/.cache/uv", "/usr/local/bin/uv", "/app/.git"]);
+    }
+}

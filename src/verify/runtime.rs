@@ -1,0 +1,437 @@
+//! Checks that run the image in Docker or Podman with the hardened flags of a
+//! production deployment. Every container and image this creates carries the label
+//! `pyship.verify=<run>` and is removed when the run ends, fails or is interrupted.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::verify::check::Check;
+
+/// The label on everything a verify run creates.
+pub const LABEL: &str = "pyship.verify";
+
+/// What the runtime checks need to know.
+pub struct RuntimeOptions {
+    pub port: u16,
+    pub health_path: String,
+    pub health_timeout: Duration,
+    pub grace: Duration,
+    pub env: Vec<(String, String)>,
+    pub require_env: Vec<String>,
+}
+
+/// An engine session: removes what it created when dropped.
+pub struct Engine {
+    program: String,
+    run: String,
+    loaded_image: Option<String>,
+}
+
+impl Engine {
+    pub fn new(program: String) -> Engine {
+        let run = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        );
+        let engine = Engine {
+            program,
+            run,
+            loaded_image: None,
+        };
+        engine.cleanup_on_interrupt();
+        engine
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
+    /// Records an image this run loaded, to be removed at the end.
+    pub fn adopt_image(&mut self, name: String) {
+        self.loaded_image = Some(name);
+    }
+
+    fn command(&self, args: &[&str]) -> Result<Output> {
+        Command::new(&self.program)
+            .args(args)
+            .output()
+            .with_context(|| format!("cannot run `{}`", self.program))
+    }
+
+    fn ok(&self, args: &[&str]) -> Result<String> {
+        let out = self.command(args)?;
+        if !out.status.success() {
+            bail!(
+                "`{} {}` failed: {}",
+                self.program,
+                args.first().unwrap_or(&""),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Starts `image` detached with the hardened flags and `env`.
+    fn start(&self, image: &str, port: u16, env: &[(String, String)]) -> Result<Container<'_>> {
+        let label = format!("{LABEL}={}", self.run);
+        let publish = format!("127.0.0.1::{port}");
+        let mut args: Vec<String> = [
+            "run",
+            "-d",
+            "--label",
+            &label,
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--tmpfs",
+            "/tmp",
+            "-p",
+            &publish,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (key, value) in env {
+            args.push("-e".into());
+            args.push(format!("{key}={value}"));
+        }
+        args.push(image.to_owned());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let id = self.ok(&argv).context("cannot start the image")?;
+        Ok(Container { engine: self, id })
+    }
+
+    /// Registers a Ctrl-C handler that removes this run's containers and image.
+    fn cleanup_on_interrupt(&self) {
+        let (program, run) = (self.program.clone(), self.run.clone());
+        let _ = ctrlc::set_handler(move || {
+            remove_labelled(&program, &run);
+            eprintln!("interrupted: removed the containers this run started");
+            std::process::exit(130);
+        });
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        remove_labelled(&self.program, &self.run);
+        if let Some(image) = &self.loaded_image {
+            let _ = Command::new(&self.program)
+                .args(["rmi", "-f", image])
+                .output();
+        }
+    }
+}
+
+fn remove_labelled(program: &str, run: &str) {
+    let filter = format!("label={LABEL}={run}");
+    if let Ok(out) = Command::new(program)
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+    {
+        let ids = String::from_utf8_lossy(&out.stdout);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new(program).args(["rm", "-f"]).args(&ids).output();
+        }
+    }
+}
+
+struct Container<'a> {
+    engine: &'a Engine,
+    id: String,
+}
+
+impl Container<'_> {
+    fn inspect(&self, format: &str) -> Result<String> {
+        self.engine.ok(&["inspect", "-f", format, &self.id])
+    }
+
+    fn host_port(&self, port: u16) -> Result<u16> {
+        let mapping = self
+            .engine
+            .ok(&["port", &self.id, &format!("{port}/tcp")])?;
+        mapping
+            .lines()
+            .find_map(|line| line.rsplit(':').next()?.trim().parse().ok())
+            .with_context(|| format!("the engine published no host port for {port}"))
+    }
+
+    fn running(&self) -> bool {
+        self.inspect("{{.State.Running}}")
+            .is_ok_and(|s| s == "true")
+    }
+
+    fn logs(&self) -> String {
+        self.engine
+            .command(&["logs", &self.id])
+            .map(|out| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    fn exit_code(&self) -> Option<i64> {
+        self.inspect("{{.State.ExitCode}}").ok()?.parse().ok()
+    }
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let _ = self.engine.command(&["rm", "-f", &self.id]);
+    }
+}
+
+/// Runs the image once for health, user, logs and stop; once more per required variable.
+pub fn checks(engine: &Engine, image: &str, options: &RuntimeOptions) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    let container = engine.start(image, options.port, &options.env)?;
+    let health = health(&container, options);
+    let healthy = health.status == crate::verify::check::Status::Pass;
+    checks.push(health);
+    checks.push(pid1_user(&container));
+    checks.push(logs(&container, healthy));
+    checks.push(graceful_stop(&container, options.grace));
+    for name in &options.require_env {
+        checks.push(required_env(engine, image, options, name)?);
+    }
+    Ok(checks)
+}
+
+fn health(container: &Container<'_>, options: &RuntimeOptions) -> Check {
+    const ID: &str = "health";
+    let title = format!("GET {} answers 2xx", options.health_path);
+    let port = match container.host_port(options.port) {
+        Ok(port) => port,
+        Err(err) => {
+            return Check::fail(
+                ID,
+                &title,
+                err.to_string(),
+                "EXPOSE the port the server listens on, or pass --port",
+            );
+        }
+    };
+    let url = format!("http://127.0.0.1:{port}{}", options.health_path);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("static client");
+    let started = Instant::now();
+    let mut last = "no answer".to_owned();
+    while started.elapsed() < options.health_timeout {
+        if !container.running() {
+            let tail: String = container
+                .logs()
+                .lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" | ");
+            return Check::fail(
+                ID,
+                &title,
+                format!(
+                    "the container exited with {:?} before answering: {tail}",
+                    container.exit_code()
+                ),
+                "run the image locally and fix the start-up error it prints",
+            );
+        }
+        match client.get(&url).send() {
+            Ok(response) if response.status().is_success() => {
+                return Check::pass(
+                    ID,
+                    &title,
+                    format!(
+                        "{} after {:.1}s",
+                        response.status(),
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+            Ok(response) => last = format!("{}", response.status()),
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Check::fail(
+        ID,
+        &title,
+        format!(
+            "{last} within {}s on port {}",
+            options.health_timeout.as_secs(),
+            options.port
+        ),
+        "make the health path answer 200 once the app is ready, or set --health-path / --port",
+    )
+}
+
+fn pid1_user(container: &Container<'_>) -> Check {
+    const ID: &str = "pid1-user";
+    const TITLE: &str = "PID 1 runs as a non-zero UID";
+    let status = container
+        .inspect("{{.State.Pid}}")
+        .ok()
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .or_else(|| {
+            container
+                .engine
+                .ok(&["exec", &container.id, "cat", "/proc/1/status"])
+                .ok()
+        });
+    let uid = status.as_deref().and_then(|s| {
+        s.lines().find_map(|l| {
+            l.strip_prefix("Uid:")?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+    });
+    match uid {
+        Some(0) => Check::fail(
+            ID,
+            TITLE,
+            "PID 1 has UID 0",
+            "set USER to a non-root numeric UID",
+        ),
+        Some(uid) => Check::pass(ID, TITLE, format!("PID 1 has UID {uid}")),
+        None => Check::skip(
+            ID,
+            TITLE,
+            "could not read PID 1's status (the container exited?)",
+        ),
+    }
+}
+
+fn logs(container: &Container<'_>, healthy: bool) -> Check {
+    const ID: &str = "logs";
+    const TITLE: &str = "logs reach stdout/stderr";
+    let logs = container.logs();
+    let lines = logs.lines().filter(|l| !l.trim().is_empty()).count();
+    if lines > 0 {
+        return Check::pass(
+            ID,
+            TITLE,
+            format!(
+                "{lines} lines, last: {}",
+                logs.lines()
+                    .last()
+                    .unwrap_or("")
+                    .chars()
+                    .take(100)
+                    .collect::<String>()
+            ),
+        );
+    }
+    let when = if healthy {
+        "after start-up and a health request"
+    } else {
+        "after start-up"
+    };
+    Check::fail(
+        ID,
+        TITLE,
+        format!("nothing logged {when}"),
+        "log to stdout/stderr (not files), and set PYTHONUNBUFFERED=1 so lines are not held in a buffer",
+    )
+}
+
+fn graceful_stop(container: &Container<'_>, grace: Duration) -> Check {
+    const ID: &str = "graceful-stop";
+    const TITLE: &str = "SIGTERM ends it with exit 0";
+    if !container.running() {
+        return Check::fail(
+            ID,
+            TITLE,
+            format!(
+                "the container had already exited with {:?}",
+                container.exit_code()
+            ),
+            "keep the server in the foreground as PID 1",
+        );
+    }
+    let started = Instant::now();
+    let grace_secs = grace.as_secs().to_string();
+    if let Err(err) = container
+        .engine
+        .ok(&["stop", "-t", &grace_secs, &container.id])
+    {
+        return Check::fail(ID, TITLE, err.to_string(), "check the engine");
+    }
+    let took = started.elapsed().as_secs_f64();
+    match container.exit_code() {
+        Some(0) => Check::pass(ID, TITLE, format!("exited 0 in {took:.1}s")),
+        Some(137) => Check::fail(
+            ID,
+            TITLE,
+            format!("killed after the {grace_secs}s grace period (exit 137): SIGTERM was ignored"),
+            "use an exec-form CMD so the server is PID 1 and handles SIGTERM (or run with --init)",
+        ),
+        code => Check::fail(
+            ID,
+            TITLE,
+            format!("exited {code:?} after {took:.1}s"),
+            "handle SIGTERM by finishing requests and exiting 0",
+        ),
+    }
+}
+
+fn required_env(
+    engine: &Engine,
+    image: &str,
+    options: &RuntimeOptions,
+    name: &str,
+) -> Result<Check> {
+    let id = format!("required-env:{name}");
+    let title = format!("refuses to start without {name}");
+    let env: Vec<(String, String)> = options
+        .env
+        .iter()
+        .filter(|(k, _)| k != name)
+        .cloned()
+        .collect();
+    let container = engine.start(image, options.port, &env)?;
+    let started = Instant::now();
+    while container.running() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let logs = container.logs();
+    let fix = format!("check {name} at start-up and exit non-zero with a message naming it");
+    Ok(match (container.running(), container.exit_code()) {
+        (true, _) => Check::fail(
+            &id,
+            &title,
+            format!("still running after 20s without {name}"),
+            fix,
+        ),
+        (false, Some(0)) => Check::fail(&id, &title, format!("exited 0 without {name}"), fix),
+        (false, code) if logs.contains(name) => Check::pass(
+            &id,
+            &title,
+            format!(
+                "exited {} and said: {}",
+                code.unwrap_or(-1),
+                logs.lines().find(|l| l.contains(name)).unwrap_or("").trim()
+            ),
+        ),
+        (false, code) => Check::fail(
+            &id,
+            &title,
+            format!("exited {} without naming {name}", code.unwrap_or(-1)),
+            fix,
+        ),
+    })
+}
