@@ -65,11 +65,7 @@ impl Image {
                 LAYER_MEDIA_TYPE.to_owned(),
             )
         }));
-        let descriptors = layers
-            .iter()
-            .map(|(digest, size, media_type)| descriptor(media_type, *size, digest))
-            .collect::<Result<Vec<_>>>()?;
-        let annotations: HashMap<String, String> = HashMap::from([
+        let annotations = HashMap::from([
             (
                 "org.opencontainers.image.base.name".to_owned(),
                 base.name.clone(),
@@ -83,20 +79,13 @@ impl Image {
                 spec.created.clone(),
             ),
         ]);
-        let manifest = ImageManifestBuilder::default()
-            .schema_version(SCHEMA_VERSION)
-            .media_type(MediaType::ImageManifest)
-            .config(descriptor(
-                "application/vnd.oci.image.config.v1+json",
-                config_bytes.len() as u64,
-                &config_digest,
-            )?)
-            .layers(descriptors)
-            .annotations(annotations)
-            .build()?;
-        // serde_json writes maps in a fixed (sorted) order only for BTreeMap; sort via Value.
-        let manifest = canonical_json(&manifest)?;
-        let manifest_digest = cache.put_blob(&manifest)?;
+        let (manifest, manifest_digest) = write_manifest(
+            &config_digest,
+            config_bytes.len(),
+            &layers,
+            annotations,
+            cache,
+        )?;
         Ok(Image {
             manifest,
             manifest_digest,
@@ -116,22 +105,13 @@ impl Image {
             .iter()
             .map(|l| (l.digest.clone(), l.size, oci_layer_type(&l.media_type)))
             .collect();
-        let descriptors = layers
-            .iter()
-            .map(|(d, s, m)| descriptor(m, *s, d))
-            .collect::<Result<Vec<_>>>()?;
-        let manifest = ImageManifestBuilder::default()
-            .schema_version(SCHEMA_VERSION)
-            .media_type(MediaType::ImageManifest)
-            .config(descriptor(
-                "application/vnd.oci.image.config.v1+json",
-                config_bytes.len() as u64,
-                &resolved.config_digest,
-            )?)
-            .layers(descriptors)
-            .build()?;
-        let manifest = canonical_json(&manifest)?;
-        let manifest_digest = cache.put_blob(&manifest)?;
+        let (manifest, manifest_digest) = write_manifest(
+            &resolved.config_digest,
+            config_bytes.len(),
+            &layers,
+            HashMap::new(),
+            cache,
+        )?;
         Ok(Image {
             manifest,
             manifest_digest,
@@ -182,6 +162,35 @@ fn config(base: &BaseImage, own: &[OwnLayer], spec: &RuntimeSpec) -> Result<serd
     // The image's labels and env decide the config digest: keep map order stable.
     value.sort_all_objects();
     Ok(value)
+}
+
+/// An OCI image manifest naming the config and layers, stored in the cache.
+fn write_manifest(
+    config_digest: &Digest,
+    config_size: usize,
+    layers: &[(Digest, u64, String)],
+    annotations: HashMap<String, String>,
+    cache: &Cache,
+) -> Result<(Vec<u8>, Digest)> {
+    let descriptors = layers
+        .iter()
+        .map(|(digest, size, media_type)| descriptor(media_type, *size, digest))
+        .collect::<Result<Vec<_>>>()?;
+    let mut builder = ImageManifestBuilder::default()
+        .schema_version(SCHEMA_VERSION)
+        .media_type(MediaType::ImageManifest)
+        .config(descriptor(
+            "application/vnd.oci.image.config.v1+json",
+            config_size as u64,
+            config_digest,
+        )?)
+        .layers(descriptors);
+    if !annotations.is_empty() {
+        builder = builder.annotations(annotations);
+    }
+    let manifest = canonical_json(&builder.build()?)?;
+    let digest = cache.put_blob(&manifest)?;
+    Ok((manifest, digest))
 }
 
 fn descriptor(media_type: &str, size: u64, digest: &Digest) -> Result<Descriptor> {

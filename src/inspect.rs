@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use flate2::read::GzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::base::BaseImage;
 use crate::cache::Cache;
+use crate::layer_read::{self, Change};
 use crate::target::Libc;
 
 /// A Python interpreter found in the base.
@@ -49,17 +49,7 @@ impl BaseFacts {
         }
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
         for layer in &base.layers {
-            let file = cache.open_blob(&layer.digest)?;
-            let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
-                Box::new(GzDecoder::new(std::io::BufReader::new(file)))
-            } else if layer.media_type.ends_with("zstd") {
-                anyhow::bail!(
-                    "base layer {} is zstd-compressed, which pyship cannot read yet: use a gzip base",
-                    layer.digest
-                );
-            } else {
-                Box::new(std::io::BufReader::new(file))
-            };
+            let reader = crate::layer_read::open(cache, layer)?;
             scan_layer(reader, &mut seen)
                 .with_context(|| format!("cannot read base layer {}", layer.digest))?;
         }
@@ -214,25 +204,17 @@ fn scan_layer(reader: impl Read, seen: &mut BTreeMap<String, Seen>) -> Result<()
     let mut this_layer: Vec<(String, Seen)> = Vec::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let path = entry
-            .path()?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .trim_end_matches('/')
-            .to_owned();
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-        if name == ".wh..wh..opq" {
-            opaque_dirs.push(dir.to_owned());
-            continue;
-        }
-        if let Some(deleted) = name.strip_prefix(".wh.") {
-            let gone = if dir.is_empty() {
-                deleted.to_owned()
-            } else {
-                format!("{dir}/{deleted}")
-            };
-            seen.retain(|p, _| p != &gone && !p.starts_with(&format!("{gone}/")));
-            continue;
+        let path = layer_read::entry_path(&entry)?;
+        match layer_read::change(&path) {
+            Change::Opaque(dir) => {
+                opaque_dirs.push(dir);
+                continue;
+            }
+            Change::Delete(gone) => {
+                layer_read::delete(seen, &gone);
+                continue;
+            }
+            Change::Entry => {}
         }
         if !wanted(&path) {
             continue;
@@ -254,7 +236,8 @@ fn scan_layer(reader: impl Read, seen: &mut BTreeMap<String, Seen>) -> Result<()
         this_layer.push((path, found));
     }
     for dir in opaque_dirs {
-        seen.retain(|p, _| !p.starts_with(&format!("{dir}/")));
+        let below = format!("{dir}/");
+        seen.retain(|p, _| !p.starts_with(&below));
     }
     seen.extend(this_layer);
     Ok(())

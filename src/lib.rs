@@ -14,6 +14,7 @@ pub mod http;
 pub mod image;
 pub mod inspect;
 pub mod layer;
+pub mod layer_read;
 pub mod lock;
 pub mod output;
 pub mod progress;

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use flate2::read::GzDecoder;
 
 use crate::base::BaseImage;
 use crate::cache::Cache;
+use crate::layer_read::{self, Change};
 use crate::lock::normalize;
 
 /// A secret found in a layer.
@@ -47,12 +47,7 @@ impl Contents {
         let mut contents = Contents::default();
         let mut dists: BTreeMap<String, Distribution> = BTreeMap::new();
         for (index, layer) in image.layers.iter().enumerate() {
-            let file = cache.open_blob(&layer.digest)?;
-            let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
-                Box::new(GzDecoder::new(std::io::BufReader::new(file)))
-            } else {
-                Box::new(std::io::BufReader::new(file))
-            };
+            let reader = layer_read::open(cache, layer)?;
             contents
                 .scan_layer(reader, index, &mut present, &mut dists)
                 .with_context(|| format!("cannot read layer {} ({})", index + 1, layer.digest))?;
@@ -83,27 +78,18 @@ impl Contents {
         let mut archive = tar::Archive::new(reader);
         for entry in archive.entries()? {
             let mut entry = entry?;
-            let path = entry
-                .path()?
-                .to_string_lossy()
-                .trim_start_matches("./")
-                .trim_end_matches('/')
-                .to_owned();
-            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            if name == ".wh..wh..opq" {
-                let prefix = format!("{dir}/");
-                present.retain(|p, layer| *layer == index || !p.starts_with(&prefix));
-                continue;
-            }
-            if let Some(deleted) = name.strip_prefix(".wh.") {
-                let gone = if dir.is_empty() {
-                    deleted.to_owned()
-                } else {
-                    format!("{dir}/{deleted}")
-                };
-                let prefix = format!("{gone}/");
-                present.retain(|p, _| p != &gone && !p.starts_with(&prefix));
-                continue;
+            let path = layer_read::entry_path(&entry)?;
+            match layer_read::change(&path) {
+                Change::Opaque(dir) => {
+                    let below = format!("{dir}/");
+                    present.retain(|p, layer| *layer == index || !p.starts_with(&below));
+                    continue;
+                }
+                Change::Delete(gone) => {
+                    layer_read::delete(present, &gone);
+                    continue;
+                }
+                Change::Entry => {}
             }
             present.insert(path.clone(), index);
             if entry.header().entry_type() != tar::EntryType::Regular {
