@@ -375,6 +375,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn index_resolves_to_the_target_platform_or_says_what_it_offers() {
+        let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let index: ImageIndex = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                { "mediaType": crate::registry::OCI_MANIFEST, "digest": digest('a'), "size": 1, "platform": { "os": "linux", "architecture": "amd64" } },
+                { "mediaType": crate::registry::OCI_MANIFEST, "digest": digest('b'), "size": 1, "platform": { "os": "linux", "architecture": "arm64", "variant": "v8" } },
+                { "mediaType": crate::registry::OCI_MANIFEST, "digest": digest('c'), "size": 1, "platform": { "os": "unknown", "architecture": "unknown" } },
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            pick_platform(&index, ImagePlatform::Amd64, "py").unwrap(),
+            digest('a')
+        );
+        assert_eq!(
+            pick_platform(&index, ImagePlatform::Arm64, "py").unwrap(),
+            digest('b')
+        );
+        let only_amd: ImageIndex = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{ "mediaType": crate::registry::OCI_MANIFEST, "digest": digest('a'), "size": 1, "platform": { "os": "linux", "architecture": "amd64" } }]
+        }))
+        .unwrap();
+        let err = pick_platform(&only_amd, ImagePlatform::Arm64, "py")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("has no linux/arm64 image (it offers linux/amd64)"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn parses_sources() {
         assert!(
             matches!("oci:/tmp/x:v1".parse::<BaseSource>().unwrap(), BaseSource::OciLayout { tag: Some(t), .. } if t == "v1")
