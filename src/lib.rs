@@ -3,3 +3,4 @@
 //! Data flows one way: project → plan → layers → image → output.
 
 pub mod cli;
+pub mod dockerfile;
