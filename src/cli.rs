@@ -14,13 +14,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    Lint(crate::lint::LintArgs),
+}
 
 /// Runs the command line and maps the outcome to the process exit code:
 /// 0 success, 1 findings or failed checks, 2 usage or input errors.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Lint(args) => crate::lint::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(err) => {

@@ -1,0 +1,440 @@
+//! GitHub Actions workflows that build or push container images: how they log in to the
+//! registry, what the token may do, how images are tagged and cached, and how actions are
+//! pinned. YAML is read with saphyr for its source positions.
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+
+use super::finding::Draft;
+use crate::dockerfile::LineIndex;
+
+/// A YAML node reduced to what the rules need, each part with its byte span.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Map(Vec<(Text, Node)>),
+    Seq(Vec<Node>),
+    Scalar(Text),
+}
+
+/// A scalar's text and where it starts and ends in the file.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub text: String,
+    pub span: std::ops::Range<usize>,
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    pub fn entry(&self, key: &str) -> Option<(&Text, &Node)> {
+        match self {
+            Node::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.text == key)
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self) -> Option<&str> {
+        match self {
+            Node::Scalar(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+
+    pub fn scalar(&self) -> Option<&Text> {
+        match self {
+            Node::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn items(&self) -> &[Node] {
+        match self {
+            Node::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn entries(&self) -> &[(Text, Node)] {
+        match self {
+            Node::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+}
+
+/// Converts saphyr's character positions (line, column) into byte offsets.
+struct Positions<'a> {
+    text: &'a str,
+    lines: LineIndex,
+}
+
+impl Positions<'_> {
+    fn offset(&self, marker: saphyr::Marker) -> usize {
+        let Some(start) = self.lines.line_start(marker.line()) else {
+            return self.text.len();
+        };
+        let line = &self.text[start
+            ..self
+                .lines
+                .line_end(self.text, marker.line())
+                .unwrap_or(self.text.len())];
+        start
+            + line
+                .char_indices()
+                .nth(marker.col())
+                .map_or(line.len(), |(i, _)| i)
+    }
+
+    fn convert(&self, node: &MarkedYaml<'_>) -> Node {
+        let span = self.offset(node.span.start)..self.offset(node.span.end);
+        let scalar = |text: String| {
+            Node::Scalar(Text {
+                text,
+                span: span.clone(),
+            })
+        };
+        match &node.data {
+            YamlData::Mapping(map) => Node::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let key = match self.convert(k) {
+                            Node::Scalar(s) => s,
+                            _ => Text {
+                                text: String::new(),
+                                span: span.clone(),
+                            },
+                        };
+                        (key, self.convert(v))
+                    })
+                    .collect(),
+            ),
+            YamlData::Sequence(items) => Node::Seq(items.iter().map(|i| self.convert(i)).collect()),
+            YamlData::Value(value) => scalar(match value {
+                Scalar::Null => String::new(),
+                Scalar::Boolean(b) => b.to_string(),
+                Scalar::Integer(i) => i.to_string(),
+                Scalar::FloatingPoint(f) => f.to_string(),
+                Scalar::String(s) => s.to_string(),
+            }),
+            YamlData::Representation(text, _, _) => scalar(text.to_string()),
+            YamlData::Tagged(_, inner) => self.convert(inner),
+            _ => scalar(String::new()),
+        }
+    }
+}
+
+/// Parses a workflow; a YAML error becomes a PS100 finding.
+pub fn parse(text: &str) -> Result<Node, Draft> {
+    let positions = Positions {
+        text,
+        lines: LineIndex::new(text),
+    };
+    match MarkedYaml::load_from_str(text) {
+        Ok(docs) => Ok(docs
+            .first()
+            .map_or(Node::Map(Vec::new()), |d| positions.convert(d))),
+        Err(err) => {
+            let at = positions.offset(*err.marker());
+            Err(Draft::new(
+                "PS100",
+                at..at,
+                format!("invalid YAML: {}", err.info()),
+            ))
+        }
+    }
+}
+
+pub fn check(text: &str) -> Vec<Draft> {
+    let root = match parse(text) {
+        Ok(root) => root,
+        Err(draft) => return vec![draft],
+    };
+    let mut out = Vec::new();
+    let jobs = root.get("jobs").map(Node::entries).unwrap_or_default();
+    if !jobs.iter().any(|(_, job)| builds_images(job)) {
+        return out;
+    }
+    let top_permissions = root.entry("permissions");
+    if let Some((key, value)) = top_permissions {
+        over_broad(key, value, &mut out);
+    }
+    for (name, job) in jobs {
+        let steps = job.get("steps").map(Node::items).unwrap_or_default();
+        if builds_images(job) {
+            match job.entry("permissions") {
+                Some((key, value)) => over_broad(key, value, &mut out),
+                None if top_permissions.is_none() && pushes(job) => out.push(Draft::new(
+                    "PS603",
+                    name.span.clone(),
+                    format!(
+                        "job `{}` pushes images with the repository's default token permissions",
+                        name.text
+                    ),
+                )),
+                None => {}
+            }
+        }
+        for step in steps {
+            login(step, &mut out);
+            inline_run_credentials(step, &mut out);
+            build_push(step, steps, &mut out);
+            moving_action(step, &mut out);
+        }
+    }
+    out
+}
+
+fn uses(step: &Node) -> Option<&str> {
+    step.get("uses").and_then(Node::str)
+}
+
+fn uses_action(step: &Node, action: &str) -> bool {
+    uses(step).is_some_and(|u| u.split('@').next() == Some(action))
+}
+
+fn run_text(step: &Node) -> &str {
+    step.get("run").and_then(Node::str).unwrap_or("")
+}
+
+fn builds_images(job: &Node) -> bool {
+    job.get("steps")
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .any(|s| {
+            [
+                "docker/build-push-action",
+                "docker/login-action",
+                "docker/metadata-action",
+                "redhat-actions/buildah-build",
+            ]
+            .iter()
+            .any(|a| uses_action(s, a))
+                || [
+                    "docker build",
+                    "docker push",
+                    "docker buildx",
+                    "podman build",
+                    "podman push",
+                ]
+                .iter()
+                .any(|c| run_text(s).contains(c))
+        })
+}
+
+fn pushes(job: &Node) -> bool {
+    job.get("steps")
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .any(|s| {
+            uses_action(s, "docker/login-action")
+                || uses_action(s, "docker/build-push-action")
+                    && with(s, "push").is_some_and(|p| p.text == "true" || p.text.contains("${{"))
+                || run_text(s).contains("docker push")
+                || run_text(s).contains("podman push")
+        })
+}
+
+fn with<'a>(step: &'a Node, input: &str) -> Option<&'a Text> {
+    step.get("with")?.get(input)?.scalar()
+}
+
+fn over_broad(key: &Text, value: &Node, out: &mut Vec<Draft>) {
+    if value.str() == Some("write-all") {
+        out.push(Draft::new(
+            "PS603",
+            key.span.clone(),
+            "`permissions: write-all` gives every step write access to everything",
+        ));
+    }
+}
+
+/// The secret a `${{ secrets.NAME }}` expression names.
+fn secret_name(expression: &str) -> Option<&str> {
+    let start = expression.find("secrets.")? + "secrets.".len();
+    let rest = &expression[start..];
+    Some(
+        &rest[..rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())],
+    )
+}
+
+fn login(step: &Node, out: &mut Vec<Draft>) {
+    if !uses_action(step, "docker/login-action") {
+        return;
+    }
+    let registry = with(step, "registry")
+        .map(|r| r.text.as_str())
+        .unwrap_or("");
+    if let Some(password) = with(step, "password") {
+        if !password.text.contains("${{") && !password.text.is_empty() {
+            out.push(Draft::new(
+                "PS602",
+                password.span.clone(),
+                "the registry password is written in the workflow",
+            ));
+        } else if registry.contains("ghcr.io")
+            && let Some(name) = secret_name(&password.text)
+            && name != "GITHUB_TOKEN"
+        {
+            out.push(Draft::new(
+                "PS601",
+                password.span.clone(),
+                format!("logs in to GHCR with `secrets.{name}`, a long-lived token"),
+            ));
+        }
+    }
+}
+
+/// `docker login -p literal` or `echo literal | docker login --password-stdin` in a `run:`.
+fn inline_run_credentials(step: &Node, out: &mut Vec<Draft>) {
+    let Some(run) = step.get("run").and_then(Node::scalar) else {
+        return;
+    };
+    for line in run
+        .text
+        .lines()
+        .filter(|l| l.contains("docker login") || l.contains("podman login"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let literal = words.windows(2).find_map(|w| {
+            let value = match (w[0], w[1]) {
+                ("-p" | "--password", v) => Some(v),
+                (flag, _) => flag.strip_prefix("--password="),
+            }?;
+            (!value.starts_with('$') && !value.starts_with("\"$")).then_some(value)
+        });
+        if literal.is_some() {
+            out.push(Draft::new(
+                "PS602",
+                run.span.clone(),
+                "`docker login` is given a literal password",
+            ));
+        }
+        if line.contains("ghcr.io")
+            && let Some(name) = secret_name(line)
+            && name != "GITHUB_TOKEN"
+        {
+            out.push(Draft::new(
+                "PS601",
+                run.span.clone(),
+                format!("logs in to GHCR with `secrets.{name}`, a long-lived token"),
+            ));
+        }
+    }
+}
+
+fn build_push(step: &Node, steps: &[Node], out: &mut Vec<Draft>) {
+    let Some(action) = step.get("uses").and_then(Node::scalar) else {
+        return;
+    };
+    if !uses_action(step, "docker/build-push-action") {
+        return;
+    }
+    let pushing = with(step, "push").is_some_and(|p| p.text == "true" || p.text.contains("${{"));
+    if pushing {
+        let tags = with(step, "tags");
+        let immutable = match tags {
+            Some(tags) if tags.text.contains("steps.") && tags.text.contains("outputs.tags") => {
+                metadata_tags(steps, &tags.text).is_none_or(|t| {
+                    t.contains("type=sha") || t.contains("github.sha") || t.contains("{{sha}}")
+                })
+            }
+            Some(tags) => tags.text.contains("sha"),
+            None => false,
+        };
+        if !immutable {
+            let span = tags.map_or(action.span.clone(), |t| t.span.clone());
+            out.push(Draft::new(
+                "PS604",
+                span,
+                "pushed tags move with every build; none names the commit",
+            ));
+        }
+    }
+    if with(step, "cache-from").is_none() {
+        out.push(Draft::new(
+            "PS605",
+            action.span.clone(),
+            "no `cache-from`: every CI build starts without layers",
+        ));
+    }
+}
+
+/// The `tags` input of the metadata-action step whose outputs a `tags:` expression uses.
+/// `Some("")` when that step sets no tags (its defaults have no SHA tag).
+fn metadata_tags<'a>(steps: &'a [Node], expression: &str) -> Option<&'a str> {
+    let id = expression.split("steps.").nth(1)?.split('.').next()?;
+    let step = steps
+        .iter()
+        .find(|s| s.get("id").and_then(Node::str) == Some(id))?;
+    if !uses_action(step, "docker/metadata-action") {
+        return None;
+    }
+    Some(with(step, "tags").map_or("", |t| t.text.as_str()))
+}
+
+fn moving_action(step: &Node, out: &mut Vec<Draft>) {
+    let Some(action) = step.get("uses").and_then(Node::scalar) else {
+        return;
+    };
+    if action.text.starts_with("./") || action.text.starts_with("docker://") {
+        return;
+    }
+    let reference = action.text.split_once('@').map_or("", |(_, r)| r);
+    let sha = reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit());
+    if !sha {
+        out.push(Draft::new(
+            "PS606",
+            action.span.clone(),
+            format!(
+                "`{}` follows a tag or branch that can be moved",
+                action.text
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_values() {
+        let text = "jobs:\n  build:\n    steps:\n      - uses: docker/login-action@v3\n";
+        let root = parse(text).unwrap();
+        let uses = root
+            .get("jobs")
+            .unwrap()
+            .get("build")
+            .unwrap()
+            .get("steps")
+            .unwrap()
+            .items()[0]
+            .get("uses")
+            .unwrap()
+            .scalar()
+            .unwrap()
+            .clone();
+        assert_eq!(&text[uses.span], "docker/login-action@v3");
+    }
+
+    #[test]
+    fn invalid_yaml_is_a_finding() {
+        let drafts = check("jobs: [unclosed\n");
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(drafts[0].rule.id, "PS100");
+    }
+
+    #[test]
+    fn secret_names() {
+        assert_eq!(secret_name("${{ secrets.CR_PAT }}"), Some("CR_PAT"));
+        assert_eq!(secret_name("x"), None);
+    }
+}
