@@ -18,7 +18,12 @@ fn reported(dir: &Path) -> Vec<String> {
         .args(["lint", "--format", "json", "--fail-level", "none", "."])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}: {}", dir.display(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     json["findings"]
         .as_array()
@@ -30,7 +35,11 @@ fn reported(dir: &Path) -> Vec<String> {
 
 /// The IDs from `--list-rules`, so a new rule without fixtures fails this test.
 fn rule_ids() -> Vec<String> {
-    let output = Command::cargo_bin("pyship").unwrap().args(["lint", "--list-rules"]).output().unwrap();
+    let output = Command::cargo_bin("pyship")
+        .unwrap()
+        .args(["lint", "--list-rules"])
+        .output()
+        .unwrap();
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -54,7 +63,10 @@ fn every_rule_triggers_and_spares_its_near_miss() {
             failures.push(format!("{id}: not reported for {}", trigger.display()));
         }
         if reported(&near).contains(id) {
-            failures.push(format!("{id}: reported for the near-miss {}", near.display()));
+            failures.push(format!(
+                "{id}: reported for the near-miss {}",
+                near.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

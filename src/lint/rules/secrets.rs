@@ -25,7 +25,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
                 }
             }
             Kind::Copy(copy) | Kind::Add(copy) if instruction.flag("from").is_none() => {
-                for source in &copy.sources {
+                for source in copy.sources.iter().filter(|s| !is_remote(&s.value)) {
                     if let Some(kind) = credential_file(&source.value) {
                         out.push(Draft::new(
                             "PS402",
@@ -238,6 +238,8 @@ mod tests {
         assert!(credential_file("config/.env.production").is_some());
         assert!(credential_file(".env.example").is_none());
         assert!(credential_file("certs/server.key").is_some());
+        assert!(credential_file("deploy-key.pem").is_some());
+        assert!(credential_file("ca.pem").is_none());
         assert!(credential_file("keys.py").is_none());
     }
 }
