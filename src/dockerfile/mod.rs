@@ -205,7 +205,7 @@ mod tests {
         let df = Dockerfile::parse(MULTI);
         let scope = df.stage_scope(&df.stages[1]);
         assert_eq!(scope.get("B").map(String::as_str), Some("1"));
-        assert!(df.stage_scope(&df.stages[2]).get("A").is_none());
+        assert!(!df.stage_scope(&df.stages[2]).contains_key("A"));
     }
 }
 

@@ -19,11 +19,25 @@ pub struct Target {
     pub kind: FileKind,
 }
 
-/// `Dockerfile`, `*.Dockerfile`, `Dockerfile.*` (but not `Dockerfile.dockerignore`).
+/// Suffixes that make a `Dockerfile.*` name documentation, a backup or a template.
+const NOT_DOCKERFILE: &[&str] = &[
+    ".dockerignore",
+    ".md",
+    ".txt",
+    ".rst",
+    ".bak",
+    ".orig",
+    ".swp",
+    ".j2",
+    ".tmpl",
+];
+
+/// `Dockerfile`, `*.Dockerfile`, `Dockerfile.*` (but not `Dockerfile.dockerignore`,
+/// `Dockerfile.md`, backups or templates).
 pub fn is_dockerfile(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     (lower == "dockerfile" || lower.ends_with(".dockerfile") || lower.starts_with("dockerfile."))
-        && !lower.ends_with(".dockerignore")
+        && !NOT_DOCKERFILE.iter().any(|suffix| lower.ends_with(suffix))
 }
 
 /// A GitHub Actions workflow: a YAML file under `.github/workflows/`.

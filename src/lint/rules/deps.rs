@@ -422,14 +422,14 @@ fn install_after_source(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) 
     let mut source_copy: Option<usize> = None;
     for (index, instruction) in input.df.body(stage) {
         match &instruction.kind {
-            Kind::Copy(copy) | Kind::Add(copy) if instruction.flag("from").is_none() => {
-                if copy
-                    .sources
-                    .iter()
-                    .any(|s| matches!(s.value.trim_end_matches('/'), "." | "*" | "./"))
-                {
-                    source_copy.get_or_insert(index);
-                }
+            Kind::Copy(copy) | Kind::Add(copy)
+                if instruction.flag("from").is_none()
+                    && copy
+                        .sources
+                        .iter()
+                        .any(|s| matches!(s.value.trim_end_matches('/'), "." | "*" | "./")) =>
+            {
+                source_copy.get_or_insert(index);
             }
             Kind::Run(_) => {
                 let Some(step) = input.runs(stage).find(|s| s.index == index) else {

@@ -8,7 +8,7 @@ use crate::lint::finding::{Draft, Fix};
 use crate::lint::shell::Script;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
-    for (_, instruction) in input.df.instructions.iter().enumerate() {
+    for instruction in input.df.instructions.iter() {
         if let Kind::Cmd(command) | Kind::Entrypoint(command) = &instruction.kind {
             signal_forwarding(input, instruction, command, out);
         }
@@ -27,7 +27,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     }
     let scope = input.df.stage_scope(last);
     if is_python_image(input, &runtime, &words)
-        && !scope.get("PYTHONUNBUFFERED").is_some_and(|v| !v.is_empty())
+        && scope.get("PYTHONUNBUFFERED").is_none_or(|v| v.is_empty())
     {
         let from = &input.df.instructions[last.from];
         out.push(

@@ -101,12 +101,10 @@ fn credential_file(path: &str) -> Option<&'static str> {
     if name == ".env" || name.starts_with(".env.") && !harmless.iter().any(|h| name.ends_with(h)) {
         return Some("an environment file with secrets");
     }
-    if name.ends_with(".pem")
-        || name.ends_with(".key")
-        || name.ends_with(".p12")
-        || name.ends_with(".pfx")
-    {
-        return Some("a private key or certificate bundle");
+    // A `.pem` may be a public CA certificate; only key-looking ones count.
+    let key_pem = name.ends_with(".pem") && (name.contains("key") || name.contains("private"));
+    if key_pem || name.ends_with(".key") || name.ends_with(".p12") || name.ends_with(".pfx") {
+        return Some("a private key or key bundle");
     }
     if name.starts_with("id_rsa")
         || name.starts_with("id_ed25519")
