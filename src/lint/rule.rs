@@ -75,7 +75,7 @@ pub static RULES: &[Rule] = &[
 keyword, a missing argument, an unterminated quote or here-document, invalid JSON in an \
 exec-form array. pyship reports each such instruction and lints everything else, so one \
 typo does not hide the other findings. In workflows, it marks YAML that does not parse.",
-        hadolint: &[],
+        hadolint: &["DL1000"],
         fixable: false,
     },
     Rule {
@@ -316,7 +316,7 @@ user and switch to it in the final stage.",
         explain: "Kubernetes' `runAsNonRoot` can only verify a numeric UID: for `USER appuser` \
 the kubelet cannot tell whether the name maps to 0 and refuses to start the pod. A numeric \
 `USER 10001` is also unambiguous across images and hosts.",
-        hadolint: &[],
+        hadolint: &["DL3066"],
         fixable: false,
     },
     Rule {
@@ -438,7 +438,7 @@ compose, drop it for Kubernetes.",
 anyone who can pull the image can read them with `docker history` or `docker inspect`. \
 Pass build-time secrets with BuildKit secret mounts and runtime secrets through the \
 orchestrator's environment or secret store.",
-        hadolint: &[],
+        hadolint: &["DL3064"],
         fixable: false,
     },
     Rule {
