@@ -3,6 +3,7 @@
 
 pub mod directives;
 pub mod expand;
+pub mod heredoc;
 pub mod image;
 pub mod instruction;
 pub mod mount;

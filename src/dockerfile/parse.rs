@@ -24,13 +24,19 @@ const MAX_ERRORS: usize = 64;
 
 /// Parses every well-formed instruction of `text` and reports the malformed ones.
 pub fn parse(text: &str, escape: char) -> (Vec<Instruction>, Vec<ParseError>) {
-    let mut buffer = text.to_string();
+    let (mut buffer, lifted) = super::heredoc::lift(text);
+    let (mut instructions, errors) = parse_lifted(&mut buffer, escape);
+    super::heredoc::attach(text, &mut instructions, lifted);
+    (instructions, errors)
+}
+
+fn parse_lifted(buffer: &mut String, escape: char) -> (Vec<Instruction>, Vec<ParseError>) {
     let mut errors = Vec::new();
     loop {
         let mut instructions = Vec::new();
-        let failure = match pd::parse_iter(&buffer) {
+        let failure = match pd::parse_iter(buffer) {
             Ok(iter) => iter
-                .map(|item| item.map(|i| convert(&buffer, &i, escape)))
+                .map(|item| item.map(|i| convert(buffer, &i, escape)))
                 .find_map(|item| match item {
                     Ok(instruction) => {
                         instructions.push(instruction);
@@ -45,7 +51,7 @@ pub fn parse(text: &str, escape: char) -> (Vec<Instruction>, Vec<ParseError>) {
         };
         let resume = instructions.last().map_or(0, |i| i.span.end);
         let message = format!("{err:#}");
-        let span = bad_instruction(&buffer, resume, err.line(), escape);
+        let span = bad_instruction(buffer, resume, err.line(), escape);
         let at_eof = span.is_empty() || buffer[span.clone()].trim().is_empty();
         errors.push(ParseError {
             span: if at_eof { resume..resume } else { span.clone() },
@@ -54,7 +60,7 @@ pub fn parse(text: &str, escape: char) -> (Vec<Instruction>, Vec<ParseError>) {
         if at_eof || errors.len() >= MAX_ERRORS {
             return (instructions, errors);
         }
-        blank(&mut buffer, span);
+        blank(buffer, span);
     }
 }
 

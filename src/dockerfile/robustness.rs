@@ -6,6 +6,7 @@ use super::{Dockerfile, Kind};
 const SEEDS: &[&str] = &[
     "# syntax=docker/dockerfile:1\nARG PY=3.12\nFROM python:${PY:-3.11}-slim AS build\nRUN --mount=type=cache,target=/root/.cache/uv \\\n    uv sync --locked\nCOPY --from=build --chown=1000:1000 /app /app\nCMD [\"python\", \"-m\", \"app\"]\n",
     "# escape=`\nFROM python:3.12\nRUN echo a `\n  b\nENV A=1 B=\"x y\"\nHEALTHCHECK CMD curl -f http://localhost/ || exit 1\n",
+    "FROM x\nRUN python3 <<PY\nprint(1)\nPY\nRUN cat <<-A >a <<B\n\tx\nA\ny\nB\n",
     "FROM x\nRUN <<EOF\nset -e\necho hi\nEOF\nCOPY <<-EOT /a\n\thello\nEOT\nONBUILD RUN y\nEXPOSE 80/tcp 443\nSHELL [\"/bin/bash\", \"-c\"]\n",
 ];
 
