@@ -314,3 +314,50 @@ fn directories_are_searched_for_dockerfiles_and_workflows() {
         .code(0)
         .stdout(predicate::str::contains("4 files checked, no findings"));
 }
+
+#[test]
+fn fix_rewrites_only_what_is_mechanical() {
+    let before = "FROM python:3.12-slim AS build\n\
+RUN apt-get update && apt-get install -y gcc \\\n    && rm -rf /var/lib/apt/lists/*\n\
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --no-dev\n\
+FROM python:3.12-slim\n\
+# keep this comment\n\
+RUN pip install -r requirements.txt\n\
+USER 10001\n\
+CMD uvicorn app.main:app --host 0.0.0.0\n\
+ENTRYPOINT exec \"$@\"\n";
+    let expected = "FROM python:3.12-slim AS build\n\
+RUN apt-get update && apt-get install --no-install-recommends -y gcc \\\n    && rm -rf /var/lib/apt/lists/*\n\
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --locked --no-dev\n\
+FROM python:3.12-slim\n\
+ENV PYTHONUNBUFFERED=1\n\
+# keep this comment\n\
+RUN pip install --no-cache-dir -r requirements.txt\n\
+USER 10001\n\
+CMD [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\"]\n\
+ENTRYPOINT exec \"$@\"\n";
+    let dir = project(&[("Dockerfile", before)]);
+    let out = pyship(dir.path())
+        .args(["lint", "--fix", "--fail-level", "none", "."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        expected
+    );
+    for change in [
+        "added `--no-install-recommends`",
+        "added `--locked`",
+        "added `ENV PYTHONUNBUFFERED=1`",
+        "added `--no-cache-dir`",
+        "rewrote CMD in exec form",
+    ] {
+        assert!(
+            stdout.contains(change),
+            "{change} not reported in:\n{stdout}"
+        );
+    }
+    // The shell-form ENTRYPOINT needs "$@" expanded by a shell: reported, not rewritten.
+    assert!(stdout.contains("shell-form ENTRYPOINT"), "{stdout}");
+}

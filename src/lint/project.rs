@@ -8,6 +8,8 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 /// Facts read from the build context of one Dockerfile.
 #[derive(Debug, Default)]
 pub struct Project {
+    /// The directory of the Dockerfile: where `COPY` sources and `-r` files are looked up.
+    pub context: Option<PathBuf>,
     /// `.python-version`'s first line, and where it was read.
     pub python_version: Option<(PathBuf, String)>,
     pub dockerignore: Option<DockerIgnore>,
@@ -42,7 +44,10 @@ impl Project {
     /// Reads the context of `dockerfile`: its directory, then each parent up to `root`
     /// (the path the user asked to lint); the nearest file of each kind wins.
     pub fn discover(dockerfile: &Path, root: &Path) -> Project {
-        let mut project = Project::default();
+        let mut project = Project {
+            context: dockerfile.parent().map(Path::to_path_buf),
+            ..Project::default()
+        };
         let mut dir = dockerfile.parent();
         // `Dockerfile.prod.dockerignore` next to the Dockerfile takes precedence (BuildKit).
         if let (Some(parent), Some(name)) = (dir, dockerfile.file_name()) {
@@ -84,6 +89,32 @@ impl Project {
 
     pub fn has_lockfile(&self, name: &str) -> bool {
         self.lockfiles.contains(&name)
+    }
+
+    /// The requirements of a pip requirements file in the context that are not pinned to
+    /// one version (`==`, `===` or a direct `@` reference). `None` when the file is not there.
+    pub fn unpinned_requirements(&self, file: &str) -> Option<Vec<String>> {
+        let context = self.context.as_ref()?;
+        let name = Path::new(file).file_name()?;
+        let text = [context.join(file), context.join(name)]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())?;
+        let unpinned = text
+            .lines()
+            .map(|l| l.split(" #").next().unwrap_or(l).trim())
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('-'))
+            .filter(|l| !l.contains("://") && !l.starts_with('.') && !l.starts_with('/'))
+            .filter(|l| {
+                !(l.contains("==") || l.contains(" @ ") || l.contains('@') && !l.contains(';'))
+            })
+            .map(|l| {
+                l.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                    .next()
+                    .unwrap_or(l)
+                    .to_string()
+            })
+            .collect();
+        Some(unpinned)
     }
 }
 
@@ -127,6 +158,25 @@ impl DockerIgnore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unpinned_requirements_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("requirements.txt"),
+            "# pinned\nflask==3.0.3\nredis>=5  # floor only\n-r base.txt\nrequests\npkg @ https://x/y.whl\n--hash=sha256:00\n",
+        )
+        .unwrap();
+        let project = Project {
+            context: Some(dir.path().to_path_buf()),
+            ..Project::default()
+        };
+        assert_eq!(
+            project.unpinned_requirements("requirements.txt").unwrap(),
+            ["redis", "requests"]
+        );
+        assert!(project.unpinned_requirements("missing.txt").is_none());
+    }
 
     #[test]
     fn dockerignore_patterns_and_negations() {

@@ -230,14 +230,18 @@ fn pip_install(
     let mut unpinned = Vec::new();
     let mut tools = Vec::new();
     let mut dev_files = Vec::new();
+    let mut requirement_files = Vec::new();
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
         if PIP_VALUE_OPTIONS.contains(&arg.as_str()) {
             if let Some(value) = iter.next()
                 && matches!(arg.as_str(), "-r" | "--requirement" | "-e" | "--editable")
-                && is_dev_selector(value)
             {
-                dev_files.push(value.clone());
+                if is_dev_selector(value) {
+                    dev_files.push(value.clone());
+                } else if matches!(arg.as_str(), "-r" | "--requirement") {
+                    requirement_files.push(value.clone());
+                }
             }
             continue;
         }
@@ -248,6 +252,8 @@ fn pip_install(
         {
             if is_dev_selector(value) {
                 dev_files.push(value.to_string());
+            } else {
+                requirement_files.push(value.to_string());
             }
             continue;
         }
@@ -261,6 +267,24 @@ fn pip_install(
             tools.push(arg.clone());
         } else {
             unpinned.push(arg.clone());
+        }
+    }
+    for file in &requirement_files {
+        let Some(loose) = input.project.unpinned_requirements(file) else {
+            continue;
+        };
+        let constrained = args
+            .iter()
+            .any(|a| a == "-c" || a.starts_with("--constraint"));
+        if !loose.is_empty() && !constrained {
+            out.push(Draft::new(
+                "PS201",
+                span.clone(),
+                format!(
+                    "`{file}` leaves `{}` without a pinned version",
+                    loose.join("`, `")
+                ),
+            ));
         }
     }
     if !unpinned.is_empty() {
