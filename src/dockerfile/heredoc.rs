@@ -1,7 +1,7 @@
-//! Here-documents that do not open the argument list (`RUN python3 <<EOF`, `RUN cat <<A
-//! >a`). `parse-dockerfile` reads a here-document only when `<<` comes first, so before
-//! parsing, these bodies are lifted out of the text (blanked in place, offsets kept) and
-//! attached to their instruction afterwards.
+//! Here-documents that do not open the argument list, as in `RUN python3 <<EOF`.
+//! `parse-dockerfile` reads a here-document only when `<<` comes first, so before parsing
+//! these bodies are lifted out of the text (blanked in place, offsets kept) and attached
+//! to their instruction afterwards.
 
 use std::ops::Range;
 
