@@ -56,3 +56,45 @@ pub fn apply(text: &str, findings: &[Finding]) -> (String, Vec<Applied>) {
     }
     (out, applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dockerfile::Position;
+    use crate::lint::finding::Fix;
+    use crate::lint::rule;
+
+    fn finding(fix: Fix) -> Finding {
+        let at = Position { line: 1, column: 1 };
+        Finding {
+            rule: rule::get("PS204"),
+            severity: rule::get("PS204").severity,
+            path: PathBuf::from("Dockerfile"),
+            span: 0..0,
+            start: at,
+            end: at,
+            message: String::new(),
+            fix: Some(fix),
+        }
+    }
+
+    #[test]
+    fn applies_from_the_end_and_skips_overlaps() {
+        let text = "RUN a b c";
+        let findings = [
+            finding(Fix::insert(5, " X", "x")),
+            finding(Fix::replace(4..7, "Y", "y")),
+            finding(Fix::insert(9, " Z", "z")),
+        ];
+        let (out, applied) = apply(text, &findings);
+        assert_eq!(out, "RUN Y c Z");
+        assert_eq!(applied.len(), 2);
+    }
+
+    #[test]
+    fn out_of_bounds_edits_are_ignored() {
+        let (out, applied) = apply("é", &[finding(Fix::insert(1, "x", "inside a character"))]);
+        assert_eq!(out, "é");
+        assert!(applied.is_empty());
+    }
+}

@@ -3,19 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Ordered from least to most serious, so `>=` compares against `--fail-level`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Advice worth knowing; never fails a build by default.
@@ -46,9 +34,13 @@ impl std::fmt::Display for Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum FailLevel {
+    /// Any finding fails the run.
     Info,
+    /// Warnings and errors fail the run; info findings do not.
     Warning,
+    /// Only errors fail the run.
     Error,
+    /// Findings never fail the run (read errors still exit 2).
     None,
 }
 

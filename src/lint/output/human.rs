@@ -81,15 +81,18 @@ fn snippet(renderer: &Renderer, finding: &Finding, source: &str) -> String {
 
 fn summary(report: &Report<'_>) -> String {
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-    let files = if report.files == 1 { "file" } else { "files" };
+    let files = plural(report.files, "file", "files");
     if report.findings.is_empty() {
-        return format!("{} {files} checked, no findings\n", report.files);
+        return format!("{files} checked, no findings\n");
     }
     format!(
-        "{} {files} checked: {} errors, {} warnings, {} info\n",
-        report.files,
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info)
+        "{files} checked: {}, {}, {}\n",
+        plural(count(Severity::Error), "error", "errors"),
+        plural(count(Severity::Warning), "warning", "warnings"),
+        plural(count(Severity::Info), "info", "info"),
     )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
