@@ -182,6 +182,7 @@ pub fn check(text: &str) -> Vec<Draft> {
             login(step, &mut out);
             inline_run_credentials(step, &mut out);
             build_push(step, steps, &mut out);
+            docker_cli(step, &mut out);
             moving_action(step, &mut out);
         }
     }
@@ -363,6 +364,44 @@ fn build_push(step: &Node, steps: &[Node], out: &mut Vec<Draft>) {
             "PS605",
             action.span.clone(),
             "no `cache-from`: every CI build starts without layers",
+        ));
+    }
+}
+
+/// `docker build`/`docker push` in a `run:` script: the same tagging and cache advice as
+/// for the build-push action.
+fn docker_cli(step: &Node, out: &mut Vec<Draft>) {
+    let Some(run) = step.get("run").and_then(Node::scalar) else {
+        return;
+    };
+    let lines: Vec<&str> = run.text.lines().map(str::trim).collect();
+    let pushed: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("docker push ")
+                .or_else(|| l.strip_prefix("podman push "))
+        })
+        .collect();
+    let names_commit = |s: &str| s.to_ascii_lowercase().contains("sha");
+    if !pushed.is_empty() && !pushed.iter().any(|p| names_commit(p)) {
+        out.push(Draft::new(
+            "PS604",
+            run.span.clone(),
+            format!(
+                "pushes `{}`, which moves with every build; none names the commit",
+                pushed.join("`, `")
+            ),
+        ));
+    }
+    let builds_without_cache = lines.iter().any(|l| {
+        (l.starts_with("docker build ") || l.starts_with("docker buildx build "))
+            && !l.contains("--cache-from")
+    });
+    if builds_without_cache {
+        out.push(Draft::new(
+            "PS605",
+            run.span.clone(),
+            "`docker build` without `--cache-from` starts from no layers",
         ));
     }
 }

@@ -79,8 +79,12 @@ pub fn render(report: &Report<'_>) -> String {
     text
 }
 
-/// A relative URI with forward slashes, as code-scanning expects.
+/// A relative URI with forward slashes, as code-scanning expects; absolute paths become
+/// `file://` URIs.
 fn uri(path: &std::path::Path) -> String {
     let text = path.to_string_lossy().replace('\\', "/");
+    if text.starts_with('/') {
+        return format!("file://{text}");
+    }
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }

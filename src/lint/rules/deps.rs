@@ -29,7 +29,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
             let scope = input.scope_at(stage, step.index);
             for command in &step.script.commands {
                 uv_sync(input, &step, command, &scope, out);
-                poetry_install(input, stage, &step, command, &scope, out);
+                poetry_install(input, stage, &step, command, out);
                 pip_install(input, &step, command, &scope, out);
                 tool_download(input, &step, command, out);
                 if in_runtime {
@@ -95,7 +95,6 @@ fn poetry_install(
     stage: &Stage,
     step: &RunStep<'_>,
     command: &SimpleCommand,
-    _scope: &Scope,
     out: &mut Vec<Draft>,
 ) {
     if !command.is("poetry", "install") {
