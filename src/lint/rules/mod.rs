@@ -2,8 +2,10 @@
 //! the project context and pushes [`Draft`]s; placing, filtering and printing happen later.
 
 mod base;
-mod deps;
 mod hygiene;
+mod install;
+mod interpreter;
+mod leftovers;
 mod runtime;
 mod secrets;
 
@@ -35,7 +37,9 @@ pub fn check(df: &Dockerfile, project: &Project) -> Vec<Draft> {
         ));
     }
     base::check(&input, &mut out);
-    deps::check(&input, &mut out);
+    install::check(&input, &mut out);
+    interpreter::check(&input, &mut out);
+    leftovers::check(&input, &mut out);
     runtime::check(&input, &mut out);
     secrets::check(&input, &mut out);
     hygiene::check(&input, &mut out);
