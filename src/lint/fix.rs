@@ -8,7 +8,7 @@ use super::finding::{Edit, Finding};
 #[derive(Debug, Clone)]
 pub struct Applied {
     pub path: PathBuf,
-    /// 1-based line of the finding in the file as it was before the fix.
+    /// 1-based line of the finding in the text the fix was applied to.
     pub line: usize,
     pub description: String,
 }

@@ -157,15 +157,12 @@ struct Outcome {
 }
 
 fn lint_target(target: &Target, config: &Config, apply_fixes: bool) -> anyhow::Result<Outcome> {
-    let read = || {
-        std::fs::read_to_string(&target.path).with_context(|| {
-            format!(
-                "cannot read {}; check it exists and is UTF-8 text",
-                target.path.display()
-            )
-        })
-    };
-    let mut text = read()?;
+    let mut text = std::fs::read_to_string(&target.path).with_context(|| {
+        format!(
+            "cannot read {}; check it exists and is UTF-8 text",
+            target.path.display()
+        )
+    })?;
     let project = match target.kind {
         FileKind::Dockerfile => Project::discover(&target.path, &target.root),
         FileKind::Workflow => Project::default(),

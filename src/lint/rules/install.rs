@@ -106,18 +106,48 @@ fn poetry_install(
             "`poetry install` runs before `poetry.lock` is copied or mounted",
         ));
     }
-    let main_only = command.args().windows(2).any(|w| {
-        (w[0] == "--only" && w[1].split(',').all(|g| g == "main"))
-            || (w[0] == "--without" && w[1].split(',').any(|g| g == "dev"))
-    }) || command.args().iter().any(|a| {
-        a == "--only=main" || a == "--no-dev" || a.starts_with("--without=") && a.contains("dev")
-    });
-    if !main_only {
+    if !poetry_excludes_dev(command.args()) {
         out.push(Draft::new(
             "PS202",
             span,
             "`poetry install` includes dev dependencies unless given `--only main`",
         ));
+    }
+}
+
+/// Whether `poetry install` leaves the dev group out: `--only` without it, `--without` it,
+/// or the pre-1.2 `--no-dev`.
+fn poetry_excludes_dev(args: &[String]) -> bool {
+    let groups = |list: &str| {
+        list.split(',')
+            .map(str::trim)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mut only = None;
+    let mut without = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let (flag, value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        match flag {
+            "--no-dev" => return true,
+            "--only" => only = value.or_else(|| iter.next().cloned()).map(|v| groups(&v)),
+            "--without" => without.extend(
+                value
+                    .or_else(|| iter.next().cloned())
+                    .map(|v| groups(&v))
+                    .unwrap_or_default(),
+            ),
+            _ => {}
+        }
+    }
+    let dev = |g: &String| g == "dev" || g == "test";
+    match only {
+        Some(only) => !only.iter().any(dev),
+        None => without.iter().any(dev),
     }
 }
 
@@ -463,6 +493,18 @@ mod tests {
         assert!(!is_dev_selector("requirements.txt"));
         assert!(!is_dev_selector(".[postgres]"));
         assert!(!is_dev_selector("requirements-devops.txt"));
+    }
+
+    #[test]
+    fn poetry_dev_exclusion() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(poetry_excludes_dev(&args("install --only main")));
+        assert!(poetry_excludes_dev(&args("install --only=main,prod")));
+        assert!(poetry_excludes_dev(&args("install --without dev,docs")));
+        assert!(poetry_excludes_dev(&args("install --no-dev")));
+        assert!(!poetry_excludes_dev(&args("install --only main,dev")));
+        assert!(!poetry_excludes_dev(&args("install --without docs")));
+        assert!(!poetry_excludes_dev(&args("install --no-root")));
     }
 
     #[test]
