@@ -40,9 +40,9 @@ pub fn check(text: &str) -> Vec<Draft> {
         }
         for step in steps {
             login(step, &mut out);
-            inline_run_credentials(step, &mut out);
+            inline_run_credentials(text, step, &mut out);
             build_push(step, steps, &mut out);
-            docker_cli(step, &mut out);
+            docker_cli(text, step, &mut out);
             moving_action(step, &mut out);
         }
     }
@@ -154,7 +154,7 @@ fn login(step: &Node, out: &mut Vec<Draft>) {
 }
 
 /// `docker login -p literal` or `echo literal | docker login --password-stdin` in a `run:`.
-fn inline_run_credentials(step: &Node, out: &mut Vec<Draft>) {
+fn inline_run_credentials(text: &str, step: &Node, out: &mut Vec<Draft>) {
     let Some(run) = step.get("run").and_then(Node::scalar) else {
         return;
     };
@@ -174,7 +174,7 @@ fn inline_run_credentials(step: &Node, out: &mut Vec<Draft>) {
         if literal.is_some() {
             out.push(Draft::new(
                 "PS602",
-                run.span.clone(),
+                script_line(text, run, line),
                 "`docker login` is given a literal password",
             ));
         }
@@ -184,7 +184,7 @@ fn inline_run_credentials(step: &Node, out: &mut Vec<Draft>) {
         {
             out.push(Draft::new(
                 "PS601",
-                run.span.clone(),
+                script_line(text, run, line),
                 format!("logs in to GHCR with `secrets.{name}`, a long-lived token"),
             ));
         }
@@ -230,40 +230,54 @@ fn build_push(step: &Node, steps: &[Node], out: &mut Vec<Draft>) {
 
 /// `docker build`/`docker push` in a `run:` script: the same tagging and cache advice as
 /// for the build-push action.
-fn docker_cli(step: &Node, out: &mut Vec<Draft>) {
+fn docker_cli(text: &str, step: &Node, out: &mut Vec<Draft>) {
     let Some(run) = step.get("run").and_then(Node::scalar) else {
         return;
     };
     let lines: Vec<&str> = run.text.lines().map(str::trim).collect();
-    let pushed: Vec<&str> = lines
+    let push_lines: Vec<&str> = lines
         .iter()
-        .filter_map(|l| {
-            l.strip_prefix("docker push ")
-                .or_else(|| l.strip_prefix("podman push "))
-        })
+        .copied()
+        .filter(|l| l.starts_with("docker push ") || l.starts_with("podman push "))
+        .collect();
+    let pushed: Vec<&str> = push_lines
+        .iter()
+        .map(|l| l[l.find(" push ").unwrap_or(0) + 6..].trim())
         .collect();
     let names_commit = |s: &str| s.to_ascii_lowercase().contains("sha");
     if !pushed.is_empty() && !pushed.iter().any(|p| names_commit(p)) {
         out.push(Draft::new(
             "PS604",
-            run.span.clone(),
+            script_line(text, run, push_lines[0]),
             format!(
                 "pushes `{}`, which moves with every build; none names the commit",
                 pushed.join("`, `")
             ),
         ));
     }
-    let builds_without_cache = lines.iter().any(|l| {
+    let build_without_cache = lines.iter().find(|l| {
         (l.starts_with("docker build ") || l.starts_with("docker buildx build "))
             && !l.contains("--cache-from")
     });
-    if builds_without_cache {
+    if let Some(build) = build_without_cache {
         out.push(Draft::new(
             "PS605",
-            run.span.clone(),
+            script_line(text, run, build),
             "`docker build` without `--cache-from` starts from no layers",
         ));
     }
+}
+
+/// Where one line of a `run:` script sits in the file, so the caret lands on that line
+/// rather than under the whole script.
+fn script_line(text: &str, run: &Text, line: &str) -> std::ops::Range<usize> {
+    let needle = line.trim();
+    text.get(run.span.start..)
+        .and_then(|rest| rest.find(needle))
+        .filter(|_| !needle.is_empty())
+        .map_or(run.span.clone(), |i| {
+            run.span.start + i..run.span.start + i + needle.len()
+        })
 }
 
 /// The `tags` input of the metadata-action step whose outputs a `tags:` expression uses.
