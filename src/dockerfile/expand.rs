@@ -14,8 +14,22 @@ pub struct Expanded {
     pub unresolved: bool,
 }
 
+/// Defaults nest (`${A:-${B:-c}}`); deeper than this, the rest is left unexpanded so a
+/// hostile file cannot exhaust the stack.
+const MAX_NESTING: usize = 16;
+
 /// Substitutes the variables of `scope` into `text`.
 pub fn expand(text: &str, scope: &Scope, escape: char) -> Expanded {
+    expand_nested(text, scope, escape, 0)
+}
+
+fn expand_nested(text: &str, scope: &Scope, escape: char, depth: usize) -> Expanded {
+    if depth > MAX_NESTING {
+        return Expanded {
+            text: text.to_string(),
+            unresolved: true,
+        };
+    }
     let mut out = String::with_capacity(text.len());
     let mut unresolved = false;
     let mut rest = text;
@@ -31,7 +45,7 @@ pub fn expand(text: &str, scope: &Scope, escape: char) -> Expanded {
                 out.push('$');
                 continue;
             };
-            let (value, known) = braced(&body[..end], scope, escape);
+            let (value, known) = braced(&body[..end], scope, escape, depth);
             unresolved |= !known;
             out.push_str(&value);
             rest = &body[end + 1..];
@@ -71,7 +85,7 @@ fn closing_brace(body: &str) -> Option<usize> {
 }
 
 /// Evaluates the inside of `${…}`; the flag says whether the value is known.
-fn braced(inner: &str, scope: &Scope, escape: char) -> (String, bool) {
+fn braced(inner: &str, scope: &Scope, escape: char, depth: usize) -> (String, bool) {
     let name_len = inner
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(inner.len());
@@ -79,7 +93,7 @@ fn braced(inner: &str, scope: &Scope, escape: char) -> (String, bool) {
     let value = scope.get(name);
     let set_and_nonempty = value.is_some_and(|v| !v.is_empty());
     let word = |w: &str| {
-        let e = expand(w, scope, escape);
+        let e = expand_nested(w, scope, escape, depth + 1);
         (e.text, !e.unresolved)
     };
     match op {
@@ -140,6 +154,13 @@ mod tests {
         assert_eq!(expand("${V:+yes}", &s, '\\').text, "yes");
         assert_eq!(expand("${X+yes}", &s, '\\').text, "");
         assert_eq!(expand("${X:-${V}}", &s, '\\').text, "3.12");
+    }
+
+    #[test]
+    fn deep_nesting_stops_instead_of_overflowing() {
+        let deep = format!("{}x{}", "${A:-".repeat(100_000), "}".repeat(100_000));
+        let e = expand(&deep, &scope(), '\\');
+        assert!(e.unresolved);
     }
 
     #[test]

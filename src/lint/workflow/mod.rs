@@ -346,6 +346,14 @@ mod tests {
     }
 
     #[test]
+    fn hostile_nesting_is_refused_not_overflowed() {
+        let dashes = format!("{}x\n", "- ".repeat(20_000));
+        let drafts = check(&dashes);
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(drafts[0].rule.id, "PS100");
+    }
+
+    #[test]
     fn secret_names() {
         assert_eq!(secret_name("${{ secrets.CR_PAT }}"), Some("CR_PAT"));
         assert_eq!(secret_name("x"), None);

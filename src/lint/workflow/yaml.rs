@@ -127,8 +127,36 @@ impl Positions<'_> {
     }
 }
 
+/// Deeper than this, a document is no workflow; refusing it keeps the recursive YAML
+/// loader from exhausting the stack on hostile input.
+const MAX_NESTING: usize = 512;
+
+/// An upper bound on a document's nesting: every enclosing block collection sits at a
+/// column left of the current line's indentation, and compact or flow collections opened
+/// on the line itself each need a marker character.
+fn nesting_bound(text: &str) -> usize {
+    text.lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            let markers = line
+                .bytes()
+                .filter(|b| matches!(b, b'-' | b'[' | b'{' | b'?' | b':'))
+                .count();
+            indent + markers
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Parses a workflow; a YAML error becomes a PS100 finding.
 pub fn parse(text: &str) -> Result<Node, Draft> {
+    if nesting_bound(text) > MAX_NESTING {
+        return Err(Draft::new(
+            "PS100",
+            0..0,
+            format!("nested more than {MAX_NESTING} levels deep: not a workflow pyship reads"),
+        ));
+    }
     let positions = Positions {
         text,
         lines: LineIndex::new(text),
