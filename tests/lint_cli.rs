@@ -135,8 +135,8 @@ fn explain_prints_the_rule_page() {
     pyship(dir.path())
         .args(["lint", "--explain", "PS204"])
         .assert()
-        .stdout(predicate::str::contains("hadolint DL3042"))
-        .stdout(predicate::str::contains("--fix"));
+        .stdout(predicate::str::contains("hadolint twin: DL3042"))
+        .stdout(predicate::str::contains("--fix: rewrites it"));
 }
 
 #[test]

@@ -273,38 +273,35 @@ fn explain(id: &str) -> anyhow::Result<String> {
     let Some(r) = rule::find(id) else {
         bail!("unknown rule `{id}`; `pyship lint --list-rules` lists the valid IDs");
     };
+    let hadolint = if r.hadolint.is_empty() {
+        "none".to_string()
+    } else {
+        r.hadolint.join(", ")
+    };
     let mut page = format!(
-        "{} {} ({}, {})\n\n{}.\n\n{}\n\nFix: {}.\n",
+        "{} {}: {}\ncategory: {}; default severity: {}; --fix: {}; hadolint twin: {}\n\n{}\n\nFix: {}.\n",
         r.id,
         r.name,
+        r.summary,
         r.category.as_str(),
         r.severity,
-        capitalize(r.summary),
+        if r.fixable { "rewrites it" } else { "no" },
+        hadolint,
         wrap(r.explain, 80),
         r.hint
     );
-    if r.fixable {
-        page.push_str("`pyship lint --fix` rewrites it.\n");
-    }
-    if !r.hadolint.is_empty() {
-        page.push_str(&format!(
-            "Covers the same ground as hadolint {}; `# hadolint ignore=` for those applies.\n",
-            r.hadolint.join(", ")
-        ));
-    }
     page.push_str(&format!(
-        "Silence it on one instruction with `# pyship: ignore={}` on the line above.\n",
+        "Silence it on one instruction with `# pyship: ignore={}` on the line above",
         r.id
     ));
+    if !r.hadolint.is_empty() {
+        page.push_str(&format!(
+            " (`# hadolint ignore={}` works too)",
+            r.hadolint.join(",")
+        ));
+    }
+    page.push_str(".\n");
     Ok(page)
-}
-
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// Wraps prose at `width` columns on word boundaries.
