@@ -52,8 +52,29 @@ fn secret_reason(key: &str, value: Option<&str>) -> Option<&'static str> {
     let upper = key.to_ascii_uppercase();
     let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
     let indirect = [
-        "FILE", "PATH", "DIR", "ID", "NAME", "URL", "HOST", "PORT", "USER", "USERNAME", "ENDPOINT",
-        "REGION", "EXPIRY", "TTL",
+        "FILE",
+        "PATH",
+        "DIR",
+        "ID",
+        "NAME",
+        "URL",
+        "HOST",
+        "PORT",
+        "USER",
+        "USERNAME",
+        "ENDPOINT",
+        "REGION",
+        "EXPIRY",
+        "TTL",
+        "LENGTH",
+        "POLICY",
+        "HASHERS",
+        "ALGORITHM",
+        "HEADER",
+        "TIMEOUT",
+        "LIFETIME",
+        "PREFIX",
+        "ENABLED",
     ]
     .contains(parts.last().unwrap_or(&""));
     let secret_word = parts.iter().any(|p| {
@@ -226,6 +247,8 @@ mod tests {
         assert!(secret_reason("PIP_INDEX_URL", Some("https://u:p@pypi.example/simple")).is_some());
         assert!(secret_reason("TOKENIZERS_PARALLELISM", Some("false")).is_none());
         assert!(secret_reason("SECRET_KEY_FILE", Some("/run/secrets/key")).is_none());
+        assert!(secret_reason("PASSWORD_MIN_LENGTH", Some("12")).is_none());
+        assert!(secret_reason("JWT_TOKEN_LIFETIME", Some("3600")).is_none());
         assert!(secret_reason("PIP_INDEX_URL", Some("https://pypi.example/simple")).is_none());
         assert!(secret_reason("RELEASE", Some("ghp_abcdef")).is_some());
     }
