@@ -17,6 +17,7 @@ pub struct Cli {
 pub enum Command {
     Build(crate::build::BuildArgs),
     Verify(crate::verify::VerifyArgs),
+    Lint(crate::lint::LintArgs),
 }
 
 /// Runs the command line and maps the outcome to the process exit code:
@@ -26,6 +27,7 @@ pub fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Build(args) => crate::build::run(args),
         Command::Verify(args) => crate::verify::run(args),
+        Command::Lint(args) => crate::lint::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@ pub mod base;
 pub mod build;
 pub mod cache;
 pub mod cli;
+pub mod dockerfile;
 pub mod download;
 pub mod entrypoint;
 #[doc(hidden)]
@@ -15,6 +16,7 @@ pub mod image;
 pub mod inspect;
 pub mod layer;
 pub mod layer_read;
+pub mod lint;
 pub mod lock;
 pub mod output;
 pub mod progress;

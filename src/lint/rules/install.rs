@@ -1,0 +1,517 @@
+//! How dependencies get installed: the lockfile contract, dev dependencies, the order of
+//! install and source copy, and pinned build tools.
+
+use super::{Input, RunStep, assigned_truthy, truthy};
+use crate::dockerfile::{ImageRef, Kind, Scope, Stage};
+use crate::lint::finding::{Draft, Fix};
+use crate::lint::shell::SimpleCommand;
+
+/// Tools whose version decides how the build behaves; they get PS209, not PS201.
+const TOOLS: &[&str] = &[
+    "uv",
+    "poetry",
+    "pipenv",
+    "pip",
+    "pip-tools",
+    "pdm",
+    "hatch",
+    "setuptools",
+    "wheel",
+    "virtualenv",
+    "pipx",
+];
+
+pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
+    for stage in &input.df.stages {
+        for step in input.runs(stage) {
+            let scope = input.scope_at(stage, step.index);
+            for command in &step.script.commands {
+                uv_sync(input, &step, command, &scope, out);
+                poetry_install(input, stage, &step, command, out);
+                pip_install(input, &step, command, out);
+                tool_download(input, &step, command, out);
+            }
+        }
+        install_after_source(input, stage, out);
+    }
+    uv_tool_image(input, out);
+}
+
+fn uv_sync(
+    input: &Input<'_>,
+    step: &RunStep<'_>,
+    command: &SimpleCommand,
+    scope: &Scope,
+    out: &mut Vec<Draft>,
+) {
+    if !command.is("uv", "sync") {
+        return;
+    }
+    let locked = command.has_flag("--locked")
+        || command.has_flag("--frozen")
+        || ["UV_LOCKED", "UV_FROZEN"]
+            .iter()
+            .any(|v| truthy(scope, v) || assigned_truthy(command, v));
+    if !locked {
+        let span = input.command_or_line(step, command);
+        let mut draft = Draft::new(
+            "PS201",
+            span.clone(),
+            "`uv sync` may re-resolve instead of installing the lockfile",
+        );
+        if let Some(found) = input.command_span(step, command) {
+            draft = draft.with_fix(Fix::insert(
+                found.end,
+                " --locked",
+                "added `--locked` to `uv sync`",
+            ));
+        }
+        out.push(draft);
+    }
+    let no_dev = command.has_flag("--no-dev")
+        || command.has_flag("--no-default-groups")
+        || command.has_flag("--only-group")
+        || truthy(scope, "UV_NO_DEV")
+        || assigned_truthy(command, "UV_NO_DEV");
+    if !no_dev {
+        out.push(Draft::new(
+            "PS202",
+            input.command_or_line(step, command),
+            "`uv sync` installs the dev group unless told `--no-dev`",
+        ));
+    }
+}
+
+fn poetry_install(
+    input: &Input<'_>,
+    stage: &Stage,
+    step: &RunStep<'_>,
+    command: &SimpleCommand,
+    out: &mut Vec<Draft>,
+) {
+    if !command.is("poetry", "install") {
+        return;
+    }
+    let span = input.command_or_line(step, command);
+    if !input.project.has_lockfile("poetry.lock") {
+        out.push(Draft::new(
+            "PS201",
+            span.clone(),
+            "`poetry install` without a `poetry.lock` resolves afresh",
+        ));
+    } else if !lock_reaches(input, stage, step, "poetry.lock") {
+        out.push(Draft::new(
+            "PS201",
+            span.clone(),
+            "`poetry install` runs before `poetry.lock` is copied or mounted",
+        ));
+    }
+    if !poetry_excludes_dev(command.args()) {
+        out.push(Draft::new(
+            "PS202",
+            span,
+            "`poetry install` includes dev dependencies unless given `--only main`",
+        ));
+    }
+}
+
+/// Whether `poetry install` leaves the dev group out: `--only` without it, `--without` it,
+/// or the pre-1.2 `--no-dev`.
+fn poetry_excludes_dev(args: &[String]) -> bool {
+    let groups = |list: &str| {
+        list.split(',')
+            .map(str::trim)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mut only = None;
+    let mut without = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let (flag, value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        match flag {
+            "--no-dev" => return true,
+            "--only" => only = value.or_else(|| iter.next().cloned()).map(|v| groups(&v)),
+            "--without" => without.extend(
+                value
+                    .or_else(|| iter.next().cloned())
+                    .map(|v| groups(&v))
+                    .unwrap_or_default(),
+            ),
+            _ => {}
+        }
+    }
+    let dev = |g: &String| g == "dev" || g == "test";
+    match only {
+        Some(only) => !only.iter().any(dev),
+        None => without.iter().any(dev),
+    }
+}
+
+/// Whether `lockfile` is in the stage's filesystem (copied earlier, in this stage or its
+/// parents) or bind-mounted by this `RUN`.
+fn lock_reaches(input: &Input<'_>, stage: &Stage, step: &RunStep<'_>, lockfile: &str) -> bool {
+    use crate::dockerfile::mount::Mount;
+    let mounted = step.run.mounts.iter().any(|m| match m {
+        Mount::Bind { source, target, .. } => {
+            source.as_deref().is_some_and(|s| s.ends_with(lockfile)) || target.ends_with(lockfile)
+        }
+        _ => false,
+    });
+    mounted
+        || input.df.lineage(stage).into_iter().any(|s| {
+            input.df.body(s).any(|(index, instruction)| {
+                let Kind::Copy(copy) = &instruction.kind else {
+                    return false;
+                };
+                (s.index != stage.index || index < step.index)
+                    && instruction.flag("from").is_none()
+                    && copy.sources.iter().any(|src| {
+                        let v = src.value.trim_end_matches('/');
+                        v.ends_with(lockfile) || v == "." || v == "*" || v.ends_with("*.lock")
+                    })
+            })
+        })
+}
+
+/// A pip argument that names a package to fetch (not an option, path, file or URL).
+fn requirement(arg: &str) -> bool {
+    !(arg.starts_with('-')
+        || arg.starts_with('.')
+        || arg.starts_with('/')
+        || arg.starts_with('$')
+        || arg.contains("://")
+        || arg.ends_with(".whl")
+        || arg.ends_with(".tar.gz")
+        || arg.ends_with(".zip"))
+}
+
+fn pinned(spec: &str) -> bool {
+    spec.contains("==") || spec.contains('@') || spec.contains("===")
+}
+
+/// The bare distribution name of a requirement: `uv` for `uv>=0.4[extra]`.
+pub(super) fn requirement_name(spec: &str) -> String {
+    spec.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .next()
+        .unwrap_or(spec)
+        .to_ascii_lowercase()
+        .replace('_', "-")
+}
+
+/// Options of `pip install` whose next argument is a value, not a package.
+const PIP_VALUE_OPTIONS: &[&str] = &[
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--python",
+    "-p",
+    "--trusted-host",
+    "--platform",
+    "--python-version",
+    "--only-binary",
+    "--no-binary",
+    "--implementation",
+    "--abi",
+    "--cache-dir",
+    "--src",
+    "--upgrade-strategy",
+    "--progress-bar",
+    "--report",
+    "--group",
+    "--extra",
+];
+
+fn pip_install(
+    input: &Input<'_>,
+    step: &RunStep<'_>,
+    command: &SimpleCommand,
+    out: &mut Vec<Draft>,
+) {
+    let Some(args) = command.pip_install_args() else {
+        return;
+    };
+    let span = input.command_or_line(step, command);
+    let mut unpinned = Vec::new();
+    let mut tools = Vec::new();
+    let mut dev_files = Vec::new();
+    let mut requirement_files = Vec::new();
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        if PIP_VALUE_OPTIONS.contains(&arg.as_str()) {
+            if let Some(value) = iter.next()
+                && matches!(arg.as_str(), "-r" | "--requirement" | "-e" | "--editable")
+            {
+                if is_dev_selector(value) {
+                    dev_files.push(value.clone());
+                } else if matches!(arg.as_str(), "-r" | "--requirement") {
+                    requirement_files.push(value.clone());
+                }
+            }
+            continue;
+        }
+        if let Some(value) = arg
+            .strip_prefix("--requirement=")
+            .or_else(|| arg.strip_prefix("-r"))
+            .filter(|v| !v.is_empty())
+        {
+            if is_dev_selector(value) {
+                dev_files.push(value.to_string());
+            } else {
+                requirement_files.push(value.to_string());
+            }
+            continue;
+        }
+        if arg.starts_with('.') && is_dev_selector(arg) {
+            dev_files.push(arg.clone());
+        }
+        if !requirement(arg) || pinned(arg) {
+            continue;
+        }
+        if TOOLS.contains(&requirement_name(arg).as_str()) {
+            tools.push(arg.clone());
+        } else {
+            unpinned.push(arg.clone());
+        }
+    }
+    for file in &requirement_files {
+        let Some(loose) = input.project.unpinned_requirements(file) else {
+            continue;
+        };
+        let constrained = args
+            .iter()
+            .any(|a| a == "-c" || a.starts_with("--constraint"));
+        if !loose.is_empty() && !constrained {
+            out.push(Draft::new(
+                "PS201",
+                span.clone(),
+                format!(
+                    "`{file}` leaves `{}` without a pinned version",
+                    loose.join("`, `")
+                ),
+            ));
+        }
+    }
+    if !unpinned.is_empty() {
+        out.push(Draft::new(
+            "PS201",
+            span.clone(),
+            format!(
+                "`pip install {}` takes whatever version is newest",
+                unpinned.join(" ")
+            ),
+        ));
+    }
+    if !tools.is_empty() {
+        out.push(Draft::new(
+            "PS209",
+            span.clone(),
+            format!(
+                "`{}` is installed without a pinned version",
+                tools.join("`, `")
+            ),
+        ));
+    }
+    if !dev_files.is_empty() {
+        out.push(Draft::new(
+            "PS202",
+            span.clone(),
+            format!(
+                "installs development requirements from `{}`",
+                dev_files.join("`, `")
+            ),
+        ));
+    }
+}
+
+/// `requirements-dev.txt`, `requirements/test.txt`, `.[dev]`, `-e .[dev,test]`.
+fn is_dev_selector(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let file = lower.rsplit('/').next().unwrap_or(&lower);
+    let extras = lower
+        .split_once('[')
+        .map(|(_, e)| e.trim_end_matches(']'))
+        .unwrap_or("");
+    let dev_word = |s: &str| {
+        s.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+            matches!(
+                w,
+                "dev" | "develop" | "development" | "test" | "tests" | "testing" | "lint"
+            )
+        })
+    };
+    (file.ends_with(".txt") || file.ends_with(".in")) && dev_word(file.trim_end_matches(".txt"))
+        || extras.split(',').any(|e| dev_word(e.trim()))
+}
+
+/// `curl …/uv/install.sh | sh` and `pipx install poetry` fetch the newest tool.
+fn tool_download(
+    input: &Input<'_>,
+    step: &RunStep<'_>,
+    command: &SimpleCommand,
+    out: &mut Vec<Draft>,
+) {
+    let program = command.program().unwrap_or("");
+    if matches!(program, "curl" | "wget") {
+        for url in command.args().iter().filter(|a| a.contains("://")) {
+            let unversioned = url.contains("astral.sh/uv/install.sh")
+                || url.contains("install.python-poetry.org");
+            if unversioned {
+                out.push(Draft::new(
+                    "PS209",
+                    input.command_or_line(step, command),
+                    format!("`{url}` installs whatever release is current"),
+                ));
+            }
+        }
+    }
+    if command.is("pipx", "install") {
+        for spec in command.args()[1..]
+            .iter()
+            .filter(|a| requirement(a) && !pinned(a))
+        {
+            out.push(Draft::new(
+                "PS209",
+                input.command_or_line(step, command),
+                format!("`pipx install {spec}` is not pinned to a version"),
+            ));
+        }
+    }
+}
+
+/// `COPY --from=ghcr.io/astral-sh/uv /uv /bin/` without a version.
+fn uv_tool_image(input: &Input<'_>, out: &mut Vec<Draft>) {
+    for stage in &input.df.stages {
+        for (_, instruction) in input.df.body(stage) {
+            let (Kind::Copy(_), Some(from)) = (&instruction.kind, instruction.flag("from")) else {
+                continue;
+            };
+            if input.df.stage_named(from, stage.index).is_some() {
+                continue;
+            }
+            let image = ImageRef::parse(from);
+            if image.digest.is_none() && matches!(image.tag.as_deref(), None | Some("latest")) {
+                out.push(Draft::new(
+                    "PS209",
+                    input.first_line(instruction),
+                    format!("`--from={from}` copies whichever version was pushed last"),
+                ));
+            }
+        }
+    }
+}
+
+/// Every later install re-runs when a whole-context `COPY` precedes the first install.
+fn install_after_source(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
+    let mut source_copy: Option<usize> = None;
+    for (index, instruction) in input.df.body(stage) {
+        match &instruction.kind {
+            Kind::Copy(copy) | Kind::Add(copy)
+                if instruction.flag("from").is_none()
+                    && copy
+                        .sources
+                        .iter()
+                        .any(|s| matches!(s.value.trim_end_matches('/'), "." | "*" | "./")) =>
+            {
+                source_copy.get_or_insert(index);
+            }
+            Kind::Run(_) => {
+                let Some(step) = input.runs(stage).find(|s| s.index == index) else {
+                    continue;
+                };
+                let Some(command) = step
+                    .script
+                    .commands
+                    .iter()
+                    .find(|c| is_dependency_install(c))
+                else {
+                    continue;
+                };
+                if let Some(copy_index) = source_copy {
+                    let line = input
+                        .df
+                        .position(input.df.instructions[copy_index].span.start)
+                        .line;
+                    out.push(Draft::new(
+                        "PS203",
+                        input.command_or_line(&step, command),
+                        format!("installs dependencies after the whole source was copied (line {line}): every code change re-installs them"),
+                    ));
+                }
+                // Only the first install matters: later ones reuse its layer's work.
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An install of the project's dependencies (not of a single tool).
+fn is_dependency_install(command: &SimpleCommand) -> bool {
+    if command.is("uv", "sync")
+        || command.is("poetry", "install")
+        || command.is("pipenv", "install")
+    {
+        return true;
+    }
+    command.pip_install_args().is_some_and(|args| {
+        args.iter().any(|a| {
+            a == "-r"
+                || a.starts_with("--requirement")
+                || a.starts_with("-r")
+                || a == "."
+                || a.starts_with(".[")
+                || a == "-e"
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_selectors() {
+        assert!(is_dev_selector("requirements-dev.txt"));
+        assert!(is_dev_selector("requirements/test.txt"));
+        assert!(is_dev_selector(".[dev,docs]"));
+        assert!(!is_dev_selector("requirements.txt"));
+        assert!(!is_dev_selector(".[postgres]"));
+        assert!(!is_dev_selector("requirements-devops.txt"));
+    }
+
+    #[test]
+    fn poetry_dev_exclusion() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(poetry_excludes_dev(&args("install --only main")));
+        assert!(poetry_excludes_dev(&args("install --only=main,prod")));
+        assert!(poetry_excludes_dev(&args("install --without dev,docs")));
+        assert!(poetry_excludes_dev(&args("install --no-dev")));
+        assert!(!poetry_excludes_dev(&args("install --only main,dev")));
+        assert!(!poetry_excludes_dev(&args("install --without docs")));
+        assert!(!poetry_excludes_dev(&args("install --no-root")));
+    }
+
+    #[test]
+    fn requirement_names() {
+        assert_eq!(requirement_name("uv>=0.4"), "uv");
+        assert_eq!(requirement_name("Pip_Tools"), "pip-tools");
+        assert!(pinned("flask==3.0.0"));
+        assert!(!pinned("flask>=3"));
+    }
+}

@@ -1,0 +1,232 @@
+//! What build-time state reaches the runtime image: pip's and the installers' download
+//! caches, uv itself, and compilers with their headers.
+
+use super::{Input, RunStep, assigned_truthy, install::requirement_name, truthy};
+use crate::dockerfile::{ImageRef, Kind, Scope};
+use crate::lint::finding::{Draft, Fix};
+use crate::lint::shell::SimpleCommand;
+
+pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
+    let runtime: Vec<usize> = input.runtime_stages().iter().map(|s| s.index).collect();
+    for stage in &input.df.stages {
+        let in_runtime = runtime.contains(&stage.index);
+        for step in input.runs(stage) {
+            let scope = input.scope_at(stage, step.index);
+            for command in &step.script.commands {
+                pip_cache(input, &step, command, &scope, out);
+                if in_runtime {
+                    installer_cache(input, &step, command, &scope, out);
+                }
+            }
+        }
+    }
+    uv_in_runtime(input, out);
+    build_tools_in_runtime(input, out);
+}
+
+fn pip_cache(
+    input: &Input<'_>,
+    step: &RunStep<'_>,
+    command: &SimpleCommand,
+    scope: &Scope,
+    out: &mut Vec<Draft>,
+) {
+    if command.pip_install_args().is_none() {
+        return;
+    }
+    if command.is_uv_pip() {
+        return;
+    }
+    let cache_off = |v: &str| {
+        !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no" | "off"
+        )
+    };
+    let disabled = command.has_flag("--no-cache-dir")
+        || scope.get("PIP_NO_CACHE_DIR").is_some_and(|v| cache_off(v))
+        || command
+            .assignments
+            .iter()
+            .any(|a| a.strip_prefix("PIP_NO_CACHE_DIR=").is_some_and(cache_off));
+    let mounted = step
+        .run
+        .cache_targets()
+        .any(|t| t.contains("pip") || t.ends_with("/.cache") || t == "/root/.cache");
+    if disabled || mounted {
+        return;
+    }
+    let span = input.command_or_line(step, command);
+    let mut draft = Draft::new("PS204", span, "pip stores its download cache in the layer");
+    if let Some(found) = input
+        .command_span(step, command)
+        .filter(|_| command.words.get(1).is_some_and(|w| w == "install"))
+    {
+        draft = draft.with_fix(Fix::insert(
+            found.end,
+            " --no-cache-dir",
+            "added `--no-cache-dir` to `pip install`",
+        ));
+    }
+    out.push(draft);
+}
+
+/// uv or poetry writing its cache into a layer that ships.
+fn installer_cache(
+    input: &Input<'_>,
+    step: &RunStep<'_>,
+    command: &SimpleCommand,
+    scope: &Scope,
+    out: &mut Vec<Draft>,
+) {
+    let uv = command.is("uv", "sync")
+        || (command.is_uv_pip() && command.args().get(1).is_some_and(|a| a == "install"));
+    let poetry = command.is("poetry", "install");
+    if !uv && !poetry {
+        return;
+    }
+    let mounted = step.run.cache_targets().any(|t| {
+        (uv && t.contains("uv"))
+            || (poetry && t.contains("pypoetry"))
+            || t.ends_with("/.cache")
+            || t == "/root/.cache"
+    });
+    let cleaned = step.script.commands.iter().any(|c| {
+        c.program() == Some("rm")
+            && c.args().iter().any(|a| {
+                a.contains(".cache") || a.contains("POETRY_CACHE_DIR") || a.contains("UV_CACHE_DIR")
+            })
+    });
+    let disabled = uv
+        && (command.has_flag("--no-cache")
+            || truthy(scope, "UV_NO_CACHE")
+            || assigned_truthy(command, "UV_NO_CACHE"))
+        || poetry && command.has_flag("--no-cache");
+    if !(mounted || cleaned || disabled) {
+        let tool = if uv { "uv" } else { "poetry" };
+        out.push(Draft::new(
+            "PS208",
+            input.command_or_line(step, command),
+            format!("{tool}'s download cache is written into this runtime layer"),
+        ));
+    }
+}
+
+fn uv_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
+    let single = !input.is_multi_stage();
+    let advice = if single {
+        "the image ships uv; build the venv in a builder stage instead"
+    } else {
+        "the runtime stage ships uv"
+    };
+    for stage in input.runtime_stages() {
+        if let Some(image) = (stage.parent.is_none()).then(|| ImageRef::parse(&stage.base.text))
+            && image.is_uv()
+        {
+            let span = input.first_line(&input.df.instructions[stage.from]);
+            out.push(Draft::new(
+                "PS206",
+                span,
+                format!("{advice}: the base is the uv image"),
+            ));
+        }
+        for (_, instruction) in input.df.body(stage) {
+            let (Kind::Copy(copy), Some(from)) = (&instruction.kind, instruction.flag("from"))
+            else {
+                continue;
+            };
+            let uv_image = ImageRef::parse(from).is_uv()
+                || input
+                    .df
+                    .stage_named(from, stage.index)
+                    .is_some_and(|s| s.parent.is_none() && ImageRef::parse(&s.base.text).is_uv());
+            let copies_binary = copy.sources.iter().any(|s| {
+                matches!(
+                    s.value.as_str(),
+                    "/uv" | "/uvx" | "/bin/uv" | "/usr/local/bin/uv"
+                )
+            });
+            if uv_image && copies_binary {
+                out.push(Draft::new(
+                    "PS206",
+                    input.first_line(instruction),
+                    format!("{advice}: uv is copied in"),
+                ));
+            }
+        }
+        for step in input.runs(stage) {
+            let installs_uv = step.script.commands.iter().find(|c| {
+                c.pip_install_args()
+                    .is_some_and(|args| args.iter().any(|a| requirement_name(a) == "uv"))
+                    || c.args().iter().any(|a| a.contains("astral.sh/uv"))
+            });
+            if let Some(command) = installs_uv {
+                out.push(Draft::new(
+                    "PS206",
+                    input.command_or_line(&step, command),
+                    format!("{advice}: uv is installed"),
+                ));
+            }
+        }
+    }
+}
+
+/// Packages that compile rather than run: compilers, make, and `-dev` header packages.
+fn is_build_package(name: &str) -> bool {
+    let name = name.split(['=', ':']).next().unwrap_or(name);
+    matches!(
+        name,
+        "build-essential"
+            | "gcc"
+            | "g++"
+            | "clang"
+            | "make"
+            | "cmake"
+            | "build-base"
+            | "musl-dev"
+            | "rustc"
+            | "cargo"
+    ) || name.ends_with("-dev")
+        || name.ends_with("-devel")
+}
+
+fn build_tools_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
+    for stage in input.runtime_stages() {
+        for step in input.runs(stage) {
+            let removed: Vec<&String> = step
+                .script
+                .commands
+                .iter()
+                .filter(|c| {
+                    matches!(c.program(), Some("apt-get" | "apt" | "apk" | "dnf" | "yum"))
+                        && c.args().iter().any(|a| {
+                            matches!(a.as_str(), "purge" | "remove" | "del" | "autoremove")
+                        })
+                })
+                .flat_map(|c| c.args())
+                .collect();
+            for command in &step.script.commands {
+                let installs = matches!(
+                    command.program(),
+                    Some("apt-get" | "apt" | "apk" | "dnf" | "yum")
+                ) && command.args().iter().any(|a| a == "install" || a == "add");
+                if !installs {
+                    continue;
+                }
+                let tools: Vec<&str> = command
+                    .args()
+                    .iter()
+                    .filter(|a| !a.starts_with('-') && is_build_package(a) && !removed.contains(a))
+                    .map(String::as_str)
+                    .collect();
+                if !tools.is_empty() {
+                    out.push(Draft::new(
+                        "PS207",
+                        input.command_or_line(&step, command),
+                        format!("`{}` stays in the runtime image", tools.join("`, `")),
+                    ));
+                }
+            }
+        }
+    }
+}

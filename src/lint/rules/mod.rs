@@ -1,0 +1,189 @@
+//! The Dockerfile rules, one module per concern. Each module reads the parsed file and
+//! the project context and pushes [`Draft`]s; placing, filtering and printing happen later.
+
+mod base;
+mod hygiene;
+mod install;
+mod interpreter;
+mod leftovers;
+mod runtime;
+mod secrets;
+
+use std::ops::Range;
+
+use super::finding::Draft;
+use super::project::Project;
+use super::shell::{Script, SimpleCommand};
+use crate::dockerfile::instruction::Run;
+use crate::dockerfile::{Dockerfile, Instruction, Kind, Scope, Stage};
+
+/// Everything a rule may look at for one Dockerfile.
+pub struct Input<'a> {
+    pub df: &'a Dockerfile,
+    pub project: &'a Project,
+    /// The parsed shell script of each `RUN`, by instruction index (`None` elsewhere).
+    scripts: Vec<Option<Script>>,
+}
+
+/// Runs every Dockerfile rule.
+pub fn check(df: &Dockerfile, project: &Project) -> Vec<Draft> {
+    let input = Input::new(df, project);
+    let mut out = Vec::new();
+    for error in &df.errors {
+        out.push(Draft::new(
+            "PS100",
+            error.span.clone(),
+            error.message.clone(),
+        ));
+    }
+    base::check(&input, &mut out);
+    install::check(&input, &mut out);
+    interpreter::check(&input, &mut out);
+    leftovers::check(&input, &mut out);
+    runtime::check(&input, &mut out);
+    secrets::check(&input, &mut out);
+    hygiene::check(&input, &mut out);
+    out
+}
+
+/// A `RUN` instruction of a stage with its parsed script.
+pub struct RunStep<'a> {
+    pub index: usize,
+    pub instruction: &'a Instruction,
+    pub run: &'a Run,
+    pub script: &'a Script,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(df: &'a Dockerfile, project: &'a Project) -> Input<'a> {
+        let scripts = df
+            .instructions
+            .iter()
+            .map(|i| match &i.kind {
+                Kind::Run(run) => Some(Script::parse(&run.script())),
+                _ => None,
+            })
+            .collect();
+        Input {
+            df,
+            project,
+            scripts,
+        }
+    }
+
+    pub fn final_stage(&self) -> Option<&'a Stage> {
+        self.df.final_stage()
+    }
+
+    pub fn is_multi_stage(&self) -> bool {
+        self.df.stages.len() > 1
+    }
+
+    /// The `RUN` steps of one stage, in order.
+    pub fn runs(&self, stage: &'a Stage) -> impl Iterator<Item = RunStep<'_>> + '_ {
+        self.df
+            .body(stage)
+            .filter_map(move |(index, instruction)| match &instruction.kind {
+                Kind::Run(run) => Some(RunStep {
+                    index,
+                    instruction,
+                    run,
+                    script: self.scripts[index].as_ref()?,
+                }),
+                _ => None,
+            })
+    }
+
+    /// The instructions that end up in the final image: the final stage and the stages
+    /// it is built `FROM`, in build order.
+    pub fn runtime_instructions(&self) -> Vec<(usize, &'a Instruction)> {
+        let Some(last) = self.final_stage() else {
+            return Vec::new();
+        };
+        self.df
+            .lineage(last)
+            .into_iter()
+            .flat_map(|stage| self.df.body(stage))
+            .collect()
+    }
+
+    /// The stages whose contents reach the final image: its lineage.
+    pub fn runtime_stages(&self) -> Vec<&'a Stage> {
+        self.final_stage()
+            .map(|s| self.df.lineage(s))
+            .unwrap_or_default()
+    }
+
+    pub fn scope_at(&self, stage: &Stage, index: usize) -> Scope {
+        self.df.scope_at(stage, index)
+    }
+
+    /// The span of the first line of an instruction: a caret target that stays readable
+    /// for long multi-line `RUN`s.
+    pub fn first_line(&self, instruction: &Instruction) -> Range<usize> {
+        let text = &self.df.text[instruction.span.clone()];
+        let len = text.find('\n').unwrap_or(text.len());
+        instruction.span.start..instruction.span.start + text[..len].trim_end().len()
+    }
+
+    /// The `occurrence`-th (0-based) place `needle` appears inside `instruction`.
+    pub fn find(
+        &self,
+        instruction: &Instruction,
+        needle: &str,
+        occurrence: usize,
+    ) -> Option<Range<usize>> {
+        let text = &self.df.text[instruction.span.clone()];
+        text.match_indices(needle)
+            .nth(occurrence)
+            .map(|(i, _)| instruction.span.start + i..instruction.span.start + i + needle.len())
+    }
+
+    /// Where a simple command of a `RUN` starts in the file: its first two words, found by
+    /// counting earlier commands of the same script that begin the same way.
+    pub fn command_span(
+        &self,
+        step: &RunStep<'_>,
+        command: &SimpleCommand,
+    ) -> Option<Range<usize>> {
+        let needle = command_needle(command)?;
+        let occurrence = step
+            .script
+            .commands
+            .iter()
+            .take_while(|c| !std::ptr::eq(*c, command))
+            .filter(|c| command_needle(c).as_deref() == Some(needle.as_str()))
+            .count();
+        self.find(step.instruction, &needle, occurrence)
+    }
+
+    /// A command's span if it can be found, else the first line of its instruction.
+    pub fn command_or_line(&self, step: &RunStep<'_>, command: &SimpleCommand) -> Range<usize> {
+        self.command_span(step, command)
+            .unwrap_or_else(|| self.first_line(step.instruction))
+    }
+}
+
+fn command_needle(command: &SimpleCommand) -> Option<String> {
+    match command.words.as_slice() {
+        [] => None,
+        [only] => Some(only.clone()),
+        [first, second, ..] => Some(format!("{first} {second}")),
+    }
+}
+
+/// Whether a scope variable is set to a truthy value (`1`, `true`, `yes`, `on`).
+pub fn truthy(scope: &Scope, name: &str) -> bool {
+    scope
+        .get(name)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// Whether a `VAR=value` assignment written before a command sets `name` truthy.
+pub fn assigned_truthy(command: &SimpleCommand, name: &str) -> bool {
+    command.assignments.iter().any(|a| {
+        a.split_once('=').is_some_and(|(k, v)| {
+            k == name && matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+        })
+    })
+}

@@ -1,0 +1,406 @@
+//! Runtime rules: the user the image runs as, how its command is started, what it logs,
+//! the port it exposes, and the metadata and health checks around it.
+
+use super::Input;
+use crate::dockerfile::expand::expand;
+use crate::dockerfile::{Command, ImageRef, Instruction, Kind};
+use crate::lint::finding::{Draft, Fix};
+use crate::lint::shell::Script;
+
+pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
+    for instruction in input.df.instructions.iter() {
+        if let Kind::Cmd(command) | Kind::Entrypoint(command) = &instruction.kind {
+            signal_forwarding(input, instruction, command, out);
+        }
+    }
+    let Some(last) = input.final_stage() else {
+        return;
+    };
+    let runtime = input.runtime_instructions();
+    user(input, &runtime, out);
+    let entry = effective(&runtime, |k| matches!(k, Kind::Entrypoint(_)));
+    let cmd = effective(&runtime, |k| matches!(k, Kind::Cmd(_)));
+    let words = command_words(&[entry, cmd]);
+    let command_at = cmd.or(entry);
+    if let Some(at) = command_at {
+        dev_server(input, at, &words, out);
+    }
+    let scope = input.df.stage_scope(last);
+    if is_python_image(input, &runtime, &words)
+        && scope.get("PYTHONUNBUFFERED").is_none_or(|v| v.is_empty())
+    {
+        let from = &input.df.instructions[last.from];
+        out.push(
+            Draft::new(
+                "PS306",
+                input.first_line(from),
+                "stdout is block-buffered: logs arrive late and are lost on a crash",
+            )
+            .with_fix(Fix::insert(
+                from.span.end,
+                "\nENV PYTHONUNBUFFERED=1",
+                "added `ENV PYTHONUNBUFFERED=1` to the final stage",
+            )),
+        );
+    }
+    expose(input, &runtime, &words, &scope, out);
+    writable_code(input, out);
+    labels(input, &runtime, out);
+    healthcheck(input, &runtime, out);
+}
+
+/// The last instruction of a kind in the runtime lineage: the one that takes effect.
+fn effective<'a>(
+    runtime: &[(usize, &'a Instruction)],
+    kind: impl Fn(&Kind) -> bool,
+) -> Option<&'a Instruction> {
+    runtime
+        .iter()
+        .rev()
+        .map(|(_, i)| *i)
+        .find(|i| kind(&i.kind))
+}
+
+/// The words the container starts with (ENTRYPOINT then CMD), unwrapping `sh -c "…"`.
+fn command_words(parts: &[Option<&Instruction>]) -> Vec<String> {
+    let mut words = Vec::new();
+    for instruction in parts.iter().flatten() {
+        let (Kind::Cmd(command) | Kind::Entrypoint(command)) = &instruction.kind else {
+            continue;
+        };
+        match command {
+            Command::Shell { script, .. } => words.extend(script_words(script)),
+            Command::Exec { args, .. } => {
+                let values: Vec<&str> = args.iter().map(|a| a.value.as_str()).collect();
+                match values.as_slice() {
+                    [shell, "-c", script, ..] if is_shell(shell) => {
+                        words.extend(script_words(script))
+                    }
+                    _ => words.extend(values.iter().map(|v| v.to_string())),
+                }
+            }
+        }
+    }
+    words
+}
+
+fn script_words(script: &str) -> Vec<String> {
+    Script::parse(script)
+        .commands
+        .into_iter()
+        .flat_map(|c| c.words)
+        .collect()
+}
+
+fn is_shell(program: &str) -> bool {
+    matches!(
+        program.rsplit('/').next(),
+        Some("sh" | "bash" | "dash" | "ash" | "zsh")
+    )
+}
+
+/// Shell form, or exec form that hands the server to `sh -c` without `exec`.
+fn signal_forwarding(
+    input: &Input<'_>,
+    instruction: &Instruction,
+    command: &Command,
+    out: &mut Vec<Draft>,
+) {
+    let name = instruction.name();
+    match command {
+        Command::Shell { span, script } => {
+            let mut draft = Draft::new(
+                "PS303",
+                input.first_line(instruction),
+                format!("shell-form {name} runs under `/bin/sh`, which does not pass SIGTERM on"),
+            );
+            if let Some(exec) = exec_form(script) {
+                draft = draft.with_fix(Fix::replace(
+                    span.clone(),
+                    exec,
+                    format!("rewrote {name} in exec form"),
+                ));
+            }
+            out.push(draft);
+        }
+        Command::Exec { args, .. } => {
+            if let [shell, flag, script, ..] = args.as_slice()
+                && is_shell(&shell.value)
+                && flag.value == "-c"
+                && !script.value.trim_start().starts_with("exec ")
+            {
+                out.push(Draft::new(
+                    "PS303",
+                    input.first_line(instruction),
+                    format!("{name} runs the server under `{} -c` without `exec`, so SIGTERM stops at the shell", shell.value),
+                ));
+            }
+        }
+    }
+}
+
+/// The JSON exec form of a shell-form command, when the conversion cannot change its
+/// meaning: plain words only, no variables, globs, redirections or operators.
+pub fn exec_form(script: &str) -> Option<String> {
+    let special = |c: char| "$`|&;<>(){}*?[]~\\\"'#\n".contains(c);
+    if script.trim().is_empty() || script.chars().any(special) {
+        return None;
+    }
+    let words: Vec<String> = script
+        .split_whitespace()
+        .map(|w| serde_json::to_string(w).unwrap_or_default())
+        .collect();
+    Some(format!("[{}]", words.join(", ")))
+}
+
+fn user(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
+    let Some(last) = input.final_stage() else {
+        return;
+    };
+    let Some((index, instruction)) = runtime
+        .iter()
+        .rev()
+        .find(|(_, i)| matches!(i.kind, Kind::User(_)))
+    else {
+        let from = &input.df.instructions[last.from];
+        out.push(Draft::new(
+            "PS301",
+            input.first_line(from),
+            "no `USER` in the final stage: the app runs as root",
+        ));
+        return;
+    };
+    let Kind::User(word) = &instruction.kind else {
+        return;
+    };
+    let scope = input.scope_at(last, (*index).max(last.body.start));
+    let expanded = expand(&word.value, &scope, input.df.escape());
+    if expanded.unresolved {
+        return;
+    }
+    let name = expanded.text.split(':').next().unwrap_or("").to_string();
+    if name == "root" || name == "0" {
+        out.push(Draft::new(
+            "PS301",
+            word.span.clone(),
+            format!("`USER {}` runs the app as root", word.value),
+        ));
+    } else if !name.chars().all(|c| c.is_ascii_digit()) || name.is_empty() {
+        out.push(Draft::new(
+            "PS302",
+            word.span.clone(),
+            format!("`USER {name}` is a name; Kubernetes `runAsNonRoot` cannot verify it"),
+        ));
+    }
+}
+
+fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut Vec<Draft>) {
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let pair = |a: &str, b: &str| {
+        words
+            .windows(2)
+            .any(|p| p[0].rsplit('/').next() == Some(a) && p[1] == b)
+    };
+    let span = input.first_line(at);
+    let dev = if has("--reload") || words.iter().any(|w| w.starts_with("--reload=")) {
+        Some("`--reload` watches files and restarts workers")
+    } else if pair("fastapi", "dev") {
+        Some("`fastapi dev` is the development server")
+    } else if pair("flask", "run")
+        || words
+            .windows(3)
+            .any(|p| p[0] == "-m" && p[1] == "flask" && p[2] == "run")
+    {
+        Some("`flask run` is Werkzeug's development server")
+    } else if has("runserver") {
+        Some("`manage.py runserver` is Django's development server")
+    } else {
+        None
+    };
+    if let Some(message) = dev {
+        out.push(Draft::new("PS304", span.clone(), message));
+    }
+    if pair("uv", "run") {
+        out.push(Draft::new(
+            "PS305",
+            span,
+            "`uv run` syncs the environment on every container start",
+        ));
+    }
+}
+
+/// Whether the final image runs Python: a Python base, a venv, an installer, or a
+/// Python server in its command.
+fn is_python_image(input: &Input<'_>, runtime: &[(usize, &Instruction)], words: &[String]) -> bool {
+    let python_base = input.runtime_stages().iter().any(|s| {
+        let image = ImageRef::parse(&s.base.text);
+        image.is_python() || image.is_uv() || image.repository.contains("python")
+    });
+    let python_command = words.iter().any(|w| {
+        let w = w.rsplit('/').next().unwrap_or(w);
+        w.starts_with("python")
+            || matches!(
+                w,
+                "uvicorn" | "gunicorn" | "granian" | "hypercorn" | "daphne" | "fastapi" | "flask"
+            )
+    });
+    let venv = runtime.iter().any(|(_, i)| match &i.kind {
+        Kind::Copy(c) => c
+            .sources
+            .iter()
+            .any(|s| s.value.contains(".venv") || s.value.contains("site-packages")),
+        _ => false,
+    });
+    python_base || python_command || venv
+}
+
+/// The port a server command binds: `--port 8000`, `--bind 0.0.0.0:8000`, `runserver 0.0.0.0:8000`.
+fn bound_port(words: &[String]) -> Option<String> {
+    let port_of = |v: &str| {
+        v.rsplit(':')
+            .next()
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+    };
+    for (i, word) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(String::as_str);
+        match word.as_str() {
+            "--port" | "-p" => return next.map(str::to_string),
+            "--bind" | "-b" => return next.and_then(port_of),
+            "runserver" => return next.filter(|n| !n.starts_with('-')).and_then(port_of),
+            w if w.starts_with("--port=") => return Some(w["--port=".len()..].to_string()),
+            w if w.starts_with("--bind=") => return port_of(&w["--bind=".len()..]),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn expose(
+    input: &Input<'_>,
+    runtime: &[(usize, &Instruction)],
+    words: &[String],
+    scope: &crate::dockerfile::Scope,
+    out: &mut Vec<Draft>,
+) {
+    let Some(port) = bound_port(words) else {
+        return;
+    };
+    let port = expand(&port, scope, input.df.escape());
+    if port.unresolved || !port.text.chars().all(|c| c.is_ascii_digit()) {
+        return;
+    }
+    let exposes: Vec<(&Instruction, String)> = runtime
+        .iter()
+        .filter_map(|(_, i)| match &i.kind {
+            Kind::Expose(ports) => Some(ports.iter().map(move |p| (*i, p))),
+            _ => None,
+        })
+        .flatten()
+        .map(|(i, p)| (i, expand(&p.value, scope, input.df.escape()).text))
+        .collect();
+    let Some((last, _)) = exposes.last() else {
+        return;
+    };
+    let numbers: Vec<String> = exposes
+        .iter()
+        .map(|(_, p)| p.split('/').next().unwrap_or(p).to_string())
+        .collect();
+    if !numbers.iter().any(|n| n == &port.text) {
+        out.push(Draft::new(
+            "PS307",
+            input.first_line(last),
+            format!(
+                "exposes {} but the command listens on {}",
+                numbers.join(", "),
+                port.text
+            ),
+        ));
+    }
+}
+
+fn writable_code(input: &Input<'_>, out: &mut Vec<Draft>) {
+    let Some(last) = input.final_stage() else {
+        return;
+    };
+    for (_, instruction) in input.df.body(last) {
+        if let (Kind::Copy(copy), Some(owner)) = (&instruction.kind, instruction.flag("chown")) {
+            let what: Vec<&str> = copy.sources.iter().map(|s| s.value.as_str()).collect();
+            out.push(Draft::new(
+                "PS308",
+                input.first_line(instruction),
+                format!("`{}` becomes writable by `{owner}`", what.join(" ")),
+            ));
+        }
+    }
+}
+
+fn labels(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
+    let has_oci = runtime.iter().any(|(_, i)| match &i.kind {
+        Kind::Label(pairs) => pairs
+            .iter()
+            .any(|p| p.key.starts_with("org.opencontainers.image.")),
+        _ => false,
+    });
+    if !has_oci && let Some(last) = input.final_stage() {
+        out.push(Draft::new(
+            "PS309",
+            input.first_line(&input.df.instructions[last.from]),
+            "the image does not say which source and commit it was built from",
+        ));
+    }
+}
+
+fn healthcheck(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
+    let check = effective(runtime, |k| matches!(k, Kind::Healthcheck(_)));
+    match (check, input.project.compose) {
+        (Some(instruction), false) if matches!(instruction.kind, Kind::Healthcheck(Some(_))) => out.push(Draft::new(
+            "PS310",
+            input.first_line(instruction),
+            "Kubernetes ignores `HEALTHCHECK`; keep it only if the image runs under Docker or compose",
+        )),
+        (None, true) => {
+            if let Some(last) = input.final_stage() {
+                out.push(Draft::new(
+                    "PS310",
+                    input.first_line(&input.df.instructions[last.from]),
+                    "the project uses compose but the image has no `HEALTHCHECK` for `service_healthy`",
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_form_only_for_plain_words() {
+        assert_eq!(
+            exec_form("uvicorn app:app --port 8000").as_deref(),
+            Some(r#"["uvicorn", "app:app", "--port", "8000"]"#)
+        );
+        assert_eq!(exec_form("uvicorn app:app --port $PORT"), None);
+        assert_eq!(exec_form("a && b"), None);
+    }
+
+    #[test]
+    fn bound_ports() {
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            bound_port(&w("gunicorn -b 0.0.0.0:8080 app:app")).as_deref(),
+            Some("8080")
+        );
+        assert_eq!(
+            bound_port(&w("uvicorn app:app --port=9000")).as_deref(),
+            Some("9000")
+        );
+        assert_eq!(
+            bound_port(&w("python manage.py runserver 0.0.0.0:8000")).as_deref(),
+            Some("8000")
+        );
+        assert_eq!(bound_port(&w("uvicorn app:app")), None);
+    }
+}

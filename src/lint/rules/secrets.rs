@@ -1,0 +1,266 @@
+//! Secrets and build context: secret-looking build arguments and environment, credential
+//! files copied in, unfiltered contexts, and `ADD` used where `COPY` or a checksum belongs.
+
+use super::Input;
+use crate::dockerfile::{Instruction, Kind};
+use crate::lint::finding::Draft;
+
+pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
+    let mut context_checked = false;
+    for instruction in &input.df.instructions {
+        match &instruction.kind {
+            Kind::Arg(pairs) | Kind::Env(pairs) => {
+                for pair in pairs {
+                    if let Some(why) = secret_reason(&pair.key, pair.value.as_deref()) {
+                        out.push(Draft::new(
+                            "PS401",
+                            pair.span.clone(),
+                            format!(
+                                "{} `{}` {why}; it is readable in the image",
+                                instruction.name(),
+                                pair.key
+                            ),
+                        ));
+                    }
+                }
+            }
+            Kind::Copy(copy) | Kind::Add(copy) if instruction.flag("from").is_none() => {
+                for source in copy.sources.iter().filter(|s| !is_remote(&s.value)) {
+                    if let Some(kind) = credential_file(&source.value) {
+                        out.push(Draft::new(
+                            "PS402",
+                            source.span.clone(),
+                            format!("`{}` looks like {kind}", source.value),
+                        ));
+                    }
+                }
+                if !context_checked && copies_whole_context(copy) {
+                    context_checked = true;
+                    context(input, instruction, out);
+                }
+                if let Kind::Add(copy) = &instruction.kind {
+                    add(input, instruction, copy, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Why a variable looks secret, if it does: its name or its value.
+fn secret_reason(key: &str, value: Option<&str>) -> Option<&'static str> {
+    let upper = key.to_ascii_uppercase();
+    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let indirect = [
+        "FILE",
+        "PATH",
+        "DIR",
+        "ID",
+        "NAME",
+        "URL",
+        "HOST",
+        "PORT",
+        "USER",
+        "USERNAME",
+        "ENDPOINT",
+        "REGION",
+        "EXPIRY",
+        "TTL",
+        "LENGTH",
+        "POLICY",
+        "HASHERS",
+        "ALGORITHM",
+        "HEADER",
+        "TIMEOUT",
+        "LIFETIME",
+        "PREFIX",
+        "ENABLED",
+    ]
+    .contains(parts.last().unwrap_or(&""));
+    let secret_word = parts.iter().any(|p| {
+        matches!(
+            *p,
+            "PASSWORD" | "PASSWD" | "SECRET" | "TOKEN" | "APIKEY" | "CREDENTIALS" | "PASSPHRASE"
+        )
+    }) || upper.contains("API_KEY")
+        || upper.contains("PRIVATE_KEY")
+        || upper.contains("ACCESS_KEY");
+    if secret_word && !indirect {
+        return Some("is named like a secret");
+    }
+    let value = value?;
+    if value.starts_with("ghp_")
+        || value.starts_with("github_pat_")
+        || value.starts_with("glpat-")
+        || value.starts_with("xoxb-")
+        || value.starts_with("xoxp-")
+        || value.starts_with("-----BEGIN")
+        || (value.starts_with("AKIA") && value.len() == 20)
+        || (value.starts_with("sk-") && value.len() >= 24)
+    {
+        return Some("holds a credential");
+    }
+    if let Some((_, rest)) = value.split_once("://")
+        && let Some((userinfo, _)) = rest.split_once('@')
+        && userinfo.contains(':')
+        && !userinfo.ends_with(':')
+    {
+        return Some("holds a URL with a password");
+    }
+    None
+}
+
+/// What kind of credential a copied path looks like.
+fn credential_file(path: &str) -> Option<&'static str> {
+    let name = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    let harmless = [".example", ".sample", ".template", ".dist", ".defaults"];
+    if name == ".env" || name.starts_with(".env.") && !harmless.iter().any(|h| name.ends_with(h)) {
+        return Some("an environment file with secrets");
+    }
+    // A `.pem` may be a public CA certificate; only key-looking ones count.
+    let key_pem = name.ends_with(".pem") && (name.contains("key") || name.contains("private"));
+    if key_pem || name.ends_with(".key") || name.ends_with(".p12") || name.ends_with(".pfx") {
+        return Some("a private key or key bundle");
+    }
+    if name.starts_with("id_rsa")
+        || name.starts_with("id_ed25519")
+        || name.starts_with("id_ecdsa")
+        || name == ".ssh"
+    {
+        return Some("an SSH key");
+    }
+    if matches!(
+        name.as_str(),
+        ".netrc"
+            | ".pypirc"
+            | ".npmrc"
+            | ".git-credentials"
+            | ".dockercfg"
+            | ".aws"
+            | "credentials"
+            | "credentials.json"
+    ) || name.contains("service-account") && name.ends_with(".json")
+    {
+        return Some("a credentials file");
+    }
+    None
+}
+
+fn copies_whole_context(copy: &crate::dockerfile::instruction::Copy) -> bool {
+    copy.sources
+        .iter()
+        .any(|s| matches!(s.value.trim_end_matches('/'), "." | "" | "*" | "./*"))
+}
+
+/// `COPY . .` needs a `.dockerignore` that keeps out the repository, the venv and `.env`.
+fn context(input: &Input<'_>, instruction: &Instruction, out: &mut Vec<Draft>) {
+    let span = input.first_line(instruction);
+    let Some(ignore) = &input.project.dockerignore else {
+        out.push(Draft::new(
+            "PS403",
+            span,
+            "copies the whole context and there is no `.dockerignore`: `.git`, `.venv` and `.env` go in",
+        ));
+        return;
+    };
+    let leaks: Vec<&str> = [(".git", true), (".venv", true), (".env", false)]
+        .into_iter()
+        .filter(|(name, dir)| !ignore.excludes(name, *dir))
+        .map(|(name, _)| name)
+        .collect();
+    if !leaks.is_empty() {
+        out.push(Draft::new(
+            "PS403",
+            span,
+            format!(
+                "copies the whole context and `.dockerignore` lets `{}` in",
+                leaks.join("`, `")
+            ),
+        ));
+    }
+}
+
+fn is_remote(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://") || source.starts_with("git@")
+}
+
+fn is_archive(source: &str) -> bool {
+    [
+        ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
+    ]
+    .iter()
+    .any(|ext| source.to_ascii_lowercase().ends_with(ext))
+}
+
+fn add(
+    input: &Input<'_>,
+    instruction: &Instruction,
+    copy: &crate::dockerfile::instruction::Copy,
+    out: &mut Vec<Draft>,
+) {
+    let local: Vec<&str> = copy
+        .sources
+        .iter()
+        .map(|s| s.value.as_str())
+        .filter(|s| !is_remote(s) && !is_archive(s))
+        .collect();
+    if !local.is_empty() {
+        out.push(Draft::new(
+            "PS404",
+            input.first_line(instruction),
+            format!(
+                "`ADD {}` copies local files; `COPY` says so plainly",
+                local.join(" ")
+            ),
+        ));
+    }
+    let git = |s: &str| s.starts_with("git@") || s.ends_with(".git") || s.contains(".git#");
+    for source in copy
+        .sources
+        .iter()
+        .filter(|s| is_remote(&s.value) && !git(&s.value))
+    {
+        if instruction.flag("checksum").is_none() {
+            out.push(Draft::new(
+                "PS405",
+                source.span.clone(),
+                format!("`{}` is downloaded without `--checksum`", source.value),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_and_values() {
+        assert!(secret_reason("DJANGO_SECRET_KEY", Some("x")).is_some());
+        assert!(secret_reason("GITHUB_TOKEN", None).is_some());
+        assert!(secret_reason("DB_PASSWORD", Some("")).is_some());
+        assert!(secret_reason("PIP_INDEX_URL", Some("https://u:p@pypi.example/simple")).is_some());
+        assert!(secret_reason("TOKENIZERS_PARALLELISM", Some("false")).is_none());
+        assert!(secret_reason("SECRET_KEY_FILE", Some("/run/secrets/key")).is_none());
+        assert!(secret_reason("PASSWORD_MIN_LENGTH", Some("12")).is_none());
+        assert!(secret_reason("JWT_TOKEN_LIFETIME", Some("3600")).is_none());
+        assert!(secret_reason("PIP_INDEX_URL", Some("https://pypi.example/simple")).is_none());
+        assert!(secret_reason("RELEASE", Some("ghp_abcdef")).is_some());
+    }
+
+    #[test]
+    fn credential_files() {
+        assert!(credential_file(".env").is_some());
+        assert!(credential_file("config/.env.production").is_some());
+        assert!(credential_file(".env.example").is_none());
+        assert!(credential_file("certs/server.key").is_some());
+        assert!(credential_file("deploy-key.pem").is_some());
+        assert!(credential_file("ca.pem").is_none());
+        assert!(credential_file("keys.py").is_none());
+    }
+}
