@@ -7,6 +7,7 @@ pub mod build;
 pub mod cache;
 pub mod cli;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod download;
 pub mod entrypoint;
 #[doc(hidden)]

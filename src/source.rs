@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+use crate::dockerignore::DockerIgnore;
 
 /// Paths never shipped, whatever the ignore files say.
 const ALWAYS_EXCLUDED: &[&str] = &[
@@ -82,8 +83,8 @@ impl SourceFiles {
                 .strip_prefix(root)
                 .expect("walk stays under root");
             if dockerignore
-                .matched_path_or_any_parents(relative, false)
-                .is_ignore()
+                .as_ref()
+                .is_some_and(|d| d.excludes(relative, false))
             {
                 continue;
             }
@@ -158,26 +159,19 @@ impl SourceFiles {
     }
 }
 
-/// `.dockerignore` patterns are anchored at the context root, which is gitignore's
-/// meaning of a leading slash; `!` exceptions carry over.
-fn dockerignore(root: &Path) -> Result<Gitignore> {
-    let mut builder = GitignoreBuilder::new(root);
-    let path = root.join(".dockerignore");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            let (negate, pattern) = line.strip_prefix('!').map_or((false, line), |p| (true, p));
-            let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
-            let anchored = format!("{}/{pattern}", if negate { "!" } else { "" });
-            builder
-                .add_line(Some(path.clone()), &anchored)
-                .with_context(|| format!("{}: invalid pattern {line:?}", path.display()))?;
-        }
+/// The project's `.dockerignore`; a pattern it cannot read is an error, since ignoring it
+/// could ship a file the user meant to keep out.
+fn dockerignore(root: &Path) -> Result<Option<DockerIgnore>> {
+    let Some(ignore) = DockerIgnore::read(&root.join(".dockerignore")) else {
+        return Ok(None);
+    };
+    if let Some(bad) = ignore.invalid_patterns().first() {
+        anyhow::bail!(
+            "{}: invalid pattern {bad:?}: fix or remove it",
+            ignore.path.display()
+        );
     }
-    Ok(builder.build()?)
+    Ok(Some(ignore))
 }
 
 #[cfg(test)]

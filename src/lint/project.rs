@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
-
 /// Facts read from the build context of one Dockerfile.
 #[derive(Debug, Default)]
 pub struct Project {
@@ -19,12 +17,7 @@ pub struct Project {
     pub compose: bool,
 }
 
-/// A parsed `.dockerignore`.
-#[derive(Debug)]
-pub struct DockerIgnore {
-    pub path: PathBuf,
-    matcher: Gitignore,
-}
+pub use crate::dockerignore::DockerIgnore;
 
 const LOCKFILES: &[&str] = &[
     "uv.lock",
@@ -115,43 +108,6 @@ impl Project {
             })
             .collect();
         Some(unpinned)
-    }
-}
-
-impl DockerIgnore {
-    pub fn read(path: &Path) -> Option<DockerIgnore> {
-        let text = std::fs::read_to_string(path).ok()?;
-        Some(DockerIgnore::from_text(path, &text))
-    }
-
-    pub fn from_text(path: &Path, text: &str) -> DockerIgnore {
-        let root = path.parent().unwrap_or(Path::new("."));
-        let mut builder = GitignoreBuilder::new(root);
-        for line in text.lines() {
-            // .dockerignore patterns are rooted at the context; a leading `/` means the same.
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (negate, pattern) = match line.strip_prefix('!') {
-                Some(p) => ("!", p),
-                None => ("", line),
-            };
-            let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
-            let _ = builder.add_line(None, &format!("{negate}/{pattern}"));
-        }
-        DockerIgnore {
-            path: path.to_path_buf(),
-            matcher: builder.build().unwrap_or_else(|_| Gitignore::empty()),
-        }
-    }
-
-    /// Whether the context entry `name` (relative to the context root) is left out.
-    pub fn excludes(&self, name: &str, is_dir: bool) -> bool {
-        let root = self.path.parent().unwrap_or(Path::new("."));
-        self.matcher
-            .matched_path_or_any_parents(root.join(name), is_dir)
-            .is_ignore()
     }
 }
 
