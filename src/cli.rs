@@ -16,6 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Build(crate::build::BuildArgs),
+    Init(crate::init::InitArgs),
 }
 
 /// Runs the command line and maps the outcome to the process exit code:
@@ -24,6 +25,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Build(args) => crate::build::run(args),
+        Command::Init(args) => crate::init::run(args),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub mod download;
 pub mod entrypoint;
 pub mod http;
 pub mod image;
+pub mod init;
 pub mod inspect;
 pub mod layer;
 pub mod lock;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// Paths never shipped, whatever the ignore files say.
-const ALWAYS_EXCLUDED: &[&str] = &[
+pub const ALWAYS_EXCLUDED: &[&str] = &[
     ".git",
     ".hg",
     ".svn",

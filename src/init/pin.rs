@@ -1,0 +1,111 @@
+//! Image references as generated files write them: pinned by digest when the registry
+//! answers, else left at the tag with a note saying how to pin it.
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use reqwest::blocking::Client;
+
+use crate::cache::Digest;
+use crate::reference::Reference;
+use crate::registry::Registry;
+
+/// An image as the user named it, and its digest when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedImage {
+    /// The reference without its digest, spelled as the user wrote it.
+    pub named: String,
+    pub digest: Option<Digest>,
+}
+
+impl PinnedImage {
+    /// Resolves `name` to a digest through its registry unless it carries one already or
+    /// `offline` is set; an unreachable registry leaves the tag in place.
+    pub fn resolve(name: &str, client: Option<&Client>) -> Result<PinnedImage> {
+        let reference = Reference::from_str(name)?;
+        let named = match name.split_once('@') {
+            Some((named, _)) => named.to_owned(),
+            None => name.to_owned(),
+        };
+        if let Some(digest) = reference.digest {
+            return Ok(PinnedImage {
+                named,
+                digest: Some(digest),
+            });
+        }
+        let digest = client.and_then(|client| {
+            Registry::new(client, &reference)
+                .manifest(&reference.tag_or_digest())
+                .ok()
+                .map(|fetched| fetched.digest)
+        });
+        Ok(PinnedImage { named, digest })
+    }
+
+    /// Like [`resolve`](Self::resolve), but the digest is required: a deployment must
+    /// name exactly the image that was tested.
+    pub fn require_digest(name: &str, client: Option<&Client>, why: &str) -> Result<PinnedImage> {
+        let pinned = PinnedImage::resolve(name, client)?;
+        pinned.digest.as_ref().with_context(|| {
+            format!("{why} needs the digest of {name}, which its registry did not give: pass --image {}@sha256:… (the digest your CI printed)", pinned.named)
+        })?;
+        Ok(pinned)
+    }
+
+    /// `name:tag@sha256:…`, or just `name:tag` when no digest is known.
+    pub fn reference(&self) -> String {
+        match &self.digest {
+            Some(digest) => format!("{}@{digest}", self.named),
+            None => self.named.clone(),
+        }
+    }
+
+    /// `name@sha256:…` without the tag, the form that cannot move.
+    pub fn by_digest(&self) -> Option<String> {
+        let digest = self.digest.as_ref()?;
+        let reference = Reference::from_str(&self.named).ok()?;
+        let name = match self.named.rsplit_once(':') {
+            Some((name, tag)) if reference.tag.as_deref() == Some(tag) => name,
+            _ => &self.named,
+        };
+        Some(format!("{name}@{digest}"))
+    }
+
+    /// A Dockerfile/YAML comment line for an unpinned reference, else nothing.
+    pub fn pin_note(&self, comment: &str) -> String {
+        if self.digest.is_some() {
+            return String::new();
+        }
+        format!(
+            "{comment} {} is not pinned by digest (its registry was not reachable): append the digest from\n{comment} `docker buildx imagetools inspect {}` as @sha256:… so rebuilds cannot drift.\n",
+            self.named, self.named
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_users_spelling() {
+        let digest = Digest::of(b"x");
+        let given = format!("python:3.12-slim@{digest}");
+        let pinned = PinnedImage::resolve(&given, None).unwrap();
+        assert_eq!(pinned.reference(), given);
+        assert_eq!(pinned.by_digest().unwrap(), format!("python@{digest}"));
+        let offline = PinnedImage::resolve("127.0.0.1:5000/a/b:1", None).unwrap();
+        assert_eq!(offline.reference(), "127.0.0.1:5000/a/b:1");
+        assert!(
+            offline
+                .pin_note("#")
+                .contains("docker buildx imagetools inspect 127.0.0.1:5000/a/b:1")
+        );
+        assert!(
+            PinnedImage::resolve("127.0.0.1:5000/a/b", None)
+                .unwrap()
+                .by_digest()
+                .is_none()
+        );
+    }
+}
