@@ -191,12 +191,19 @@ EXPOSE ${{PORT}}
             super::json_list(&super::health_probe(service))
         );
     }
-    let _ = writeln!(
-        out,
-        "# Found by pyship ({reason}); it binds port {port}: keep PORT equal,\n# or regenerate with `pyship init --port N --force`.",
-        reason = service.entrypoint.reason,
-        port = service.port,
-    );
+    let _ = writeln!(out, "# Found by pyship: {}.", service.entrypoint.reason);
+    let port = service.port.to_string();
+    if service
+        .entrypoint
+        .command
+        .iter()
+        .any(|arg| arg.contains(&port))
+    {
+        let _ = writeln!(
+            out,
+            "# It binds port {port}: keep PORT equal, or rerun `pyship init --port N --force`."
+        );
+    }
     let _ = writeln!(out, "CMD {}", super::json_list(&service.entrypoint.command));
 }
 

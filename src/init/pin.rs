@@ -47,7 +47,10 @@ impl PinnedImage {
     pub fn require_digest(name: &str, client: Option<&Client>, why: &str) -> Result<PinnedImage> {
         let pinned = PinnedImage::resolve(name, client)?;
         pinned.digest.as_ref().with_context(|| {
-            format!("{why} needs the digest of {name}, which its registry did not give: pass --image {}@sha256:… (the digest your CI printed)", pinned.named)
+            format!(
+                "{why} needs the digest of {name}, which its registry did not give: pass --image {}@sha256:… (the digest your CI printed)",
+                untagged(&pinned.named)
+            )
         })?;
         Ok(pinned)
     }
@@ -63,12 +66,7 @@ impl PinnedImage {
     /// `name@sha256:…` without the tag, the form that cannot move.
     pub fn by_digest(&self) -> Option<String> {
         let digest = self.digest.as_ref()?;
-        let reference = Reference::from_str(&self.named).ok()?;
-        let name = match self.named.rsplit_once(':') {
-            Some((name, tag)) if reference.tag.as_deref() == Some(tag) => name,
-            _ => &self.named,
-        };
-        Some(format!("{name}@{digest}"))
+        Some(format!("{}@{digest}", untagged(&self.named)))
     }
 
     /// A Dockerfile/YAML comment line for an unpinned reference, else nothing.
@@ -80,6 +78,14 @@ impl PinnedImage {
             "{comment} {} is not pinned by digest (its registry was not reachable): append the digest from\n{comment} `docker buildx imagetools inspect {}` as @sha256:… so rebuilds cannot drift.\n",
             self.named, self.named
         )
+    }
+}
+
+/// `name:tag` without its tag; a registry's port is not a tag.
+fn untagged(named: &str) -> &str {
+    match named.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => named,
     }
 }
 

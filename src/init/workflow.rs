@@ -35,6 +35,7 @@ concurrency:
 
 jobs:
   build:
+    name: Build and push sha- tag
     runs-on: ubuntu-24.04
     permissions:
       contents: read
@@ -78,6 +79,7 @@ jobs:
           cache-to: type=gha,mode=max
 
   scan:
+    name: SBOM and vulnerability scan
     needs: build
     runs-on: ubuntu-24.04
     permissions:
@@ -105,6 +107,7 @@ jobs:
           only-fixed: true
 
   promote:
+    name: Promote the scanned digest
     needs: [build, scan]
     runs-on: ubuntu-24.04
     permissions:
