@@ -913,3 +913,53 @@ fn generated_files_pass_pyship_lint() {
         }
     }
 }
+
+/// `[tool.pyship.init]` and `--port` reach every file that mentions them; an unknown
+/// key is an input error naming the table.
+#[test]
+fn config_table_and_port_flow_into_every_file() {
+    let pyship = Pyship::new();
+    let project = fixture("src-layout");
+    let dir = project.path();
+    let pyproject = read(dir, "pyproject.toml");
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        format!(
+            "{pyproject}\n[tool.pyship.init]\nhealth-path = \"/healthz\"\nhealthcheck = true\n"
+        ),
+    )
+    .unwrap();
+    init_ok(
+        &pyship,
+        dir,
+        &["--port", "9000", "--kubernetes", "--image", &uv_image()],
+    );
+    let dockerfile = read(dir, "Dockerfile");
+    assert!(dockerfile.contains("ARG PORT=9000"), "{dockerfile}");
+    assert!(
+        dockerfile.contains("http://127.0.0.1:9000/healthz"),
+        "{dockerfile}"
+    );
+    let compose = read(dir, "compose.yaml");
+    assert!(compose.contains("\"${PORT:-9000}:9000\""), "{compose}");
+    assert!(
+        compose.contains("http://127.0.0.1:9000/healthz"),
+        "{compose}"
+    );
+    let k8s = read(dir, "k8s/deployment.yaml");
+    assert!(k8s.contains("containerPort: 9000"), "{k8s}");
+    assert!(k8s.contains("path: \"/healthz\""), "{k8s}");
+
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        format!("{pyproject}\n[tool.pyship.init]\nhealth = \"/x\"\n"),
+    )
+    .unwrap();
+    let out = init(&pyship, dir, &["--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("[tool.pyship.init] unknown field `health`"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -179,9 +179,9 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         service.entrypoint.reason
     );
     for image in [&service.base, &service.uv] {
-        if image.digest.is_none() {
+        if let Some(why) = &image.unpinned_because {
             eprintln!(
-                "warning: {} is not pinned by digest (registry not reached); the file says how to pin it",
+                "warning: {} is not pinned by digest ({why}); the Dockerfile says how to pin it",
                 image.named
             );
         }

@@ -16,6 +16,9 @@ pub struct PinnedImage {
     /// The reference without its digest, spelled as the user wrote it.
     pub named: String,
     pub digest: Option<Digest>,
+    /// Why there is no digest, for the user's terminal (never for the files: they must
+    /// not change with the network's mood).
+    pub unpinned_because: Option<String>,
 }
 
 impl PinnedImage {
@@ -31,15 +34,29 @@ impl PinnedImage {
             return Ok(PinnedImage {
                 named,
                 digest: Some(digest),
+                unpinned_because: None,
             });
         }
-        let digest = client.and_then(|client| {
-            Registry::new(client, &reference)
-                .manifest(&reference.tag_or_digest())
-                .ok()
-                .map(|fetched| fetched.digest)
-        });
-        Ok(PinnedImage { named, digest })
+        let Some(client) = client else {
+            return Ok(PinnedImage {
+                named,
+                digest: None,
+                unpinned_because: Some("--offline".to_owned()),
+            });
+        };
+        let fetched = Registry::new(client, &reference).manifest(&reference.tag_or_digest());
+        Ok(match fetched {
+            Ok(fetched) => PinnedImage {
+                named,
+                digest: Some(fetched.digest),
+                unpinned_because: None,
+            },
+            Err(err) => PinnedImage {
+                named,
+                digest: None,
+                unpinned_because: Some(crate::cli::one_line(&err)),
+            },
+        })
     }
 
     /// Like [`resolve`](Self::resolve), but the digest is required: a deployment must
@@ -74,9 +91,11 @@ impl PinnedImage {
         if self.digest.is_some() {
             return String::new();
         }
+        let named = &self.named;
         format!(
-            "{comment} {} is not pinned by digest (its registry was not reachable): append the digest from\n{comment} `docker buildx imagetools inspect {}` as @sha256:… so rebuilds cannot drift.\n",
-            self.named, self.named
+            "{comment} Not pinned by digest: pyship could not get one for {named}. Pin it so rebuilds\n\
+             {comment} cannot drift: `docker buildx imagetools inspect {named}` prints the digest;\n\
+             {comment} write it as {named}@sha256:<digest>.\n"
         )
     }
 }
