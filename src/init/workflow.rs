@@ -136,6 +136,10 @@ jobs:
           while IFS= read -r tag; do
             [ -n \"$tag\" ] && args+=(--tag \"$tag\")
           done <<< \"$TAGS\"
+          if [ ${{#args[@]}} -eq 0 ]; then
+            echo \"no branch or version tag for $GITHUB_REF; nothing to promote\"
+            exit 0
+          fi
           docker buildx imagetools create \"${{args[@]}}\" \"$SOURCE\"
 "
     )
