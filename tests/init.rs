@@ -733,6 +733,13 @@ fn only_and_skip_choose_the_files() {
     assert!(skip.path().join(".dockerignore").exists());
     assert!(!skip.path().join("compose.yaml").exists());
     assert!(!skip.path().join(".github").exists());
+    let nothing = init(
+        &pyship,
+        skip.path(),
+        &["--only", "compose", "--skip", "compose"],
+    );
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(stderr(&nothing).contains("leave nothing to write"));
 }
 
 /// Without a registry answer the images stay at their tags, and the file says how to

@@ -78,57 +78,70 @@ ENV UV_COMPILE_BYTECODE=1 \\
     out.push_str(
         "# Dependencies first, from the lockfile alone: editing the source keeps this layer.\n",
     );
-    let (inputs, install_deps, install_project) = install_steps(service);
-    let mut mounts = vec![UV_CACHE.to_owned()];
+    let install = Install::of(service);
+    let mut caches = vec![UV_CACHE.to_owned()];
     if service.lockfile == Lockfile::Poetry {
-        mounts.push("--mount=type=cache,target=/root/.cache/pypoetry".to_owned());
+        caches.push("--mount=type=cache,target=/root/.cache/pypoetry".to_owned());
     }
-    let cache_mounts = mounts.clone();
-    mounts.extend(
-        inputs
-            .iter()
-            .map(|file| format!("--mount=type=bind,source={file},target={file}")),
-    );
-    mounts.push(NETRC.to_owned());
-    run(out, &mounts, &install_deps);
+    let inputs = install
+        .inputs
+        .iter()
+        .map(|file| format!("--mount=type=bind,source={file},target={file}"));
+    let mounts: Vec<String> = caches
+        .iter()
+        .cloned()
+        .chain(inputs)
+        .chain([NETRC.to_owned()])
+        .collect();
+    run(out, &mounts, &install.dependencies);
     out.push_str("COPY . .\n");
-    if let Some(install_project) = install_project {
-        let mut mounts = cache_mounts;
-        mounts.push(NETRC.to_owned());
-        run(out, &mounts, &install_project);
+    if let Some(project) = install.project {
+        caches.push(NETRC.to_owned());
+        run(out, &caches, &project);
     }
     out.push('\n');
 }
 
-/// The files the dependency step reads, its commands, and the project step's commands.
-fn install_steps(service: &Service) -> (Vec<&'static str>, Vec<String>, Option<Vec<String>>) {
-    let poetry =
-        format!("uvx --from poetry=={POETRY_VERSION} poetry install --only main --compile");
-    match &service.lockfile {
-        Lockfile::Uv => (
-            vec!["pyproject.toml", "uv.lock"],
-            vec!["uv sync --locked --no-dev --no-install-project --no-editable".to_owned()],
-            // Also for a project without a build backend: it checks the lock against the copied pyproject.toml.
-            Some(vec!["uv sync --locked --no-dev --no-editable".to_owned()]),
-        ),
-        Lockfile::Poetry => (
-            vec!["pyproject.toml", "poetry.lock"],
-            vec![format!("uv venv {VENV_DIR}"), format!("{poetry} --no-root")],
-            service.packaged.then(|| vec![poetry.clone()]),
-        ),
-        Lockfile::Requirements { hashed } => (
-            vec!["requirements.txt"],
-            vec![
-                format!("uv venv {VENV_DIR}"),
-                format!(
-                    "uv pip sync {}requirements.txt",
-                    if *hashed { "--require-hashes " } else { "" }
-                ),
-            ],
-            service
-                .packaged
-                .then(|| vec!["uv pip install --no-deps .".to_owned()]),
-        ),
+/// How one kind of lockfile is installed: the dependencies from the files in `inputs`
+/// alone, then (when there is one to build) the project itself from the copied source.
+struct Install {
+    inputs: Vec<&'static str>,
+    dependencies: Vec<String>,
+    project: Option<Vec<String>>,
+}
+
+impl Install {
+    fn of(service: &Service) -> Install {
+        let poetry =
+            format!("uvx --from poetry=={POETRY_VERSION} poetry install --only main --compile");
+        match &service.lockfile {
+            Lockfile::Uv => Install {
+                inputs: vec!["pyproject.toml", "uv.lock"],
+                dependencies: vec![
+                    "uv sync --locked --no-dev --no-install-project --no-editable".to_owned(),
+                ],
+                // Even without a build backend: it checks the lock against the copied pyproject.toml.
+                project: Some(vec!["uv sync --locked --no-dev --no-editable".to_owned()]),
+            },
+            Lockfile::Poetry => Install {
+                inputs: vec!["pyproject.toml", "poetry.lock"],
+                dependencies: vec![format!("uv venv {VENV_DIR}"), format!("{poetry} --no-root")],
+                project: service.packaged.then(|| vec![poetry.clone()]),
+            },
+            Lockfile::Requirements { hashed } => Install {
+                inputs: vec!["requirements.txt"],
+                dependencies: vec![
+                    format!("uv venv {VENV_DIR}"),
+                    format!(
+                        "uv pip sync {}requirements.txt",
+                        if *hashed { "--require-hashes " } else { "" }
+                    ),
+                ],
+                project: service
+                    .packaged
+                    .then(|| vec!["uv pip install --no-deps .".to_owned()]),
+            },
+        }
     }
 }
 

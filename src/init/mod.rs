@@ -129,6 +129,9 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         Some(one) => vec![one],
         None => select(&args, &config),
     };
+    if selected.is_empty() {
+        bail!("--only and --skip leave nothing to write: name at least one file to --only");
+    }
     let client = if args.offline {
         None
     } else {
