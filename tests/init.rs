@@ -890,6 +890,18 @@ fn bad_inputs_give_one_line_that_says_what_to_add() {
     std::fs::write(stale.path().join("pyproject.toml"), pyproject).unwrap();
     refuses(stale.path(), &[], &["uv.lock is out of date", "uv lock"]);
 
+    let layout_base = fixture("src-layout");
+    refuses(
+        layout_base.path(),
+        &["--base", "oci:/tmp/base"],
+        &["cannot name", "--base"],
+    );
+    refuses(
+        layout_base.path(),
+        &["--uv-image", "UV:latest"],
+        &["uv image UV:latest", "not an image reference"],
+    );
+
     let no_server = fixture("flask-requirements");
     let reqs = read(no_server.path(), "requirements.txt");
     let without_gunicorn: String = reqs

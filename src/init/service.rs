@@ -112,6 +112,11 @@ impl Service {
             Some(base) => base.clone(),
             None => crate::build::default_base(project)?,
         };
+        if base_name.starts_with("oci:") || base_name.starts_with("docker-archive:") {
+            bail!(
+                "the base {base_name} is a local image, which a Dockerfile cannot name: pass --base with a registry reference such as python:{python_xy}-slim"
+            );
+        }
         let uv_name = args
             .uv_image
             .clone()
@@ -132,9 +137,9 @@ impl Service {
             health_path,
             healthcheck: args.healthcheck || config.healthcheck.unwrap_or(false),
             base: PinnedImage::resolve(&base_name, client)
-                .with_context(|| format!("--base {base_name}"))?,
+                .with_context(|| format!("base image {base_name}"))?,
             uv: PinnedImage::resolve(&uv_name, client)
-                .with_context(|| format!("--uv-image {uv_name}"))?,
+                .with_context(|| format!("uv image {uv_name}"))?,
         })
     }
 }
