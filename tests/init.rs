@@ -97,6 +97,8 @@ fn docker_build(project: &Path, tag: &str) -> String {
         "host",
         "--progress",
         "plain",
+        "--build-arg",
+        "VCS_REF=0123abc",
         "-t",
         tag,
         project.to_str().unwrap(),
@@ -118,7 +120,7 @@ fn step_cached(log: &str, needle: &str) -> bool {
 
 /// Builds, runs hardened, checks health, user and clean stop; then edits a source file
 /// and checks the rebuild reuses the dependency layer but not the source layer.
-fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str) {
+fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str, dev_packages: &[&str]) {
     let pyship = Pyship::new();
     let project = fixture(name);
     init_ok(&pyship, project.path(), &[]);
@@ -132,6 +134,13 @@ fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str) {
     let tag = format!("pyship-init/{name}:{}", std::process::id());
     docker_build(project.path(), &tag);
     let _image = Image(tag.clone());
+    let config = docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.Config.User}} {{index .Config.Labels \"org.opencontainers.image.revision\"}}",
+        &tag,
+    ]);
+    assert_eq!(config, "1001:1001 0123abc", "user or VCS_REF label");
     let (container, port) = run_hardened(&tag);
     assert_eq!(
         wait_for_http(port, "/health", Duration::from_secs(20)),
@@ -153,6 +162,19 @@ fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str) {
         "build tooling in the runtime image: {}",
         stdout(&tooling)
     );
+    for dev_package in dev_packages {
+        let import = docker(&[
+            "exec",
+            &container.0,
+            "python",
+            "-c",
+            &format!("import {dev_package}"),
+        ]);
+        assert!(
+            !import.status.success(),
+            "dev package {dev_package} is installed"
+        );
+    }
     let writable = docker(&["exec", &container.0, "sh", "-c", "touch /app/x"]);
     assert!(
         !writable.status.success(),
@@ -220,6 +242,7 @@ fn fastapi_uv_lock_builds_runs_and_caches_dependencies() {
         "hello-fastapi",
         "app/main.py",
         "uv sync --locked --no-dev --no-install-project --no-editable",
+        &["pytest", "httpx"],
     );
 }
 
@@ -229,6 +252,7 @@ fn flask_hashed_requirements_builds_runs_and_caches_dependencies() {
         "flask-requirements",
         "app.py",
         "uv pip sync --require-hashes requirements.txt",
+        &[],
     );
 }
 
@@ -238,6 +262,7 @@ fn poetry_lock_builds_runs_and_caches_dependencies() {
         "poetry-starlette",
         "service/main.py",
         "poetry install --only main --compile --no-root",
+        &["pytest"],
     );
 }
 
@@ -247,6 +272,7 @@ fn src_layout_console_script_builds_runs_and_caches_dependencies() {
         "src-layout",
         "src/pkgsvc/server.py",
         "uv sync --locked --no-dev --no-install-project --no-editable",
+        &[],
     );
 }
 
