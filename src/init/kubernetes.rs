@@ -3,13 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::pin::PinnedImage;
 use super::service::{APP_UID, Service};
 
-pub fn render(service: &Service, image: &PinnedImage) -> String {
-    let image = image
-        .by_digest()
-        .expect("the caller resolved the image's digest");
+/// `image` is the deployed image by digest, `name@sha256:…`.
+pub fn render(service: &Service, image: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

@@ -139,34 +139,13 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     };
     let service = Service::discover(&project, &args, &config, client.as_ref())?;
     let deployed = if selected.contains(&Artefact::Kubernetes) {
-        let Some(image) = args.image.as_deref().or(config.image.as_deref()) else {
-            bail!(
-                "the Kubernetes manifest deploys a built image by digest: pass --image ghcr.io/OWNER/{}@sha256:… (or a tag pyship can resolve)",
-                service.image_name
-            );
-        };
-        Some(PinnedImage::require_digest(
-            image,
-            client.as_ref(),
-            "the Kubernetes manifest",
-        )?)
+        Some(deployed_image(&args, &config, &service, client.as_ref())?)
     } else {
         None
     };
     let rendered: Vec<(Artefact, String)> = selected
         .iter()
-        .map(|&artefact| {
-            let text = match artefact {
-                Artefact::Dockerfile => dockerfile::render(&service),
-                Artefact::Dockerignore => dockerignore::render(),
-                Artefact::Compose => compose::render(&service),
-                Artefact::Workflow => workflow::render(),
-                Artefact::Kubernetes => {
-                    kubernetes::render(&service, deployed.as_ref().expect("resolved above"))
-                }
-            };
-            (artefact, text)
-        })
+        .map(|&artefact| (artefact, render(artefact, &service, deployed.as_deref())))
         .collect();
 
     if args.print.is_some() {
@@ -194,6 +173,35 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     }
     write(&project, &rendered, args.force)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The image the Kubernetes manifest deploys, as `name@sha256:…`: a tag could move.
+fn deployed_image(
+    args: &InitArgs,
+    config: &InitConfig,
+    service: &Service,
+    client: Option<&reqwest::blocking::Client>,
+) -> Result<String> {
+    let Some(image) = args.image.as_deref().or(config.image.as_deref()) else {
+        bail!(
+            "the Kubernetes manifest deploys a built image by digest: pass --image ghcr.io/OWNER/{}@sha256:… (or a tag pyship can resolve)",
+            service.image_name
+        );
+    };
+    let pinned = PinnedImage::require_digest(image, client, "the Kubernetes manifest")?;
+    Ok(pinned.by_digest().expect("require_digest gives a digest"))
+}
+
+fn render(artefact: Artefact, service: &Service, deployed: Option<&str>) -> String {
+    match artefact {
+        Artefact::Dockerfile => dockerfile::render(service),
+        Artefact::Dockerignore => dockerignore::render(),
+        Artefact::Compose => compose::render(service),
+        Artefact::Workflow => workflow::render(),
+        Artefact::Kubernetes => {
+            kubernetes::render(service, deployed.expect("resolved when selected"))
+        }
+    }
 }
 
 /// The default set (Kubernetes only on request), narrowed by --only and --skip.
