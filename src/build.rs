@@ -241,8 +241,17 @@ fn outputs(args: &BuildArgs) -> Result<Vec<Output>> {
 }
 
 fn base_name(args: &BuildArgs, project: &Project) -> Result<String> {
-    if let Some(base) = args.base.clone().or_else(|| project.config.base.clone()) {
-        return Ok(base);
+    match &args.base {
+        Some(base) => Ok(base.clone()),
+        None => default_base(project),
+    }
+}
+
+/// `[tool.pyship] base`, else `python:X.Y-slim` for the project's Python; `pyship init`
+/// writes the same default into Dockerfiles.
+pub fn default_base(project: &Project) -> Result<String> {
+    if let Some(base) = &project.config.base {
+        return Ok(base.clone());
     }
     let xy = wanted_python_xy(project).with_context(|| {
         format!("cannot tell which Python {} needs: add a .python-version file (e.g. `uv python pin 3.12`) or pass --base", project.name)
@@ -251,7 +260,7 @@ fn base_name(args: &BuildArgs, project: &Project) -> Result<String> {
 }
 
 /// X.Y from `.python-version`, else the lower bound of `requires-python`.
-fn wanted_python_xy(project: &Project) -> Option<String> {
+pub fn wanted_python_xy(project: &Project) -> Option<String> {
     if let Some(pin) = &project.python_pin {
         let release = pin.release();
         return Some(format!("{}.{}", release.first()?, release.get(1)?));

@@ -16,8 +16,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Build(crate::build::BuildArgs),
-    Verify(crate::verify::VerifyArgs),
+    Init(crate::init::InitArgs),
     Lint(crate::lint::LintArgs),
+    Verify(crate::verify::VerifyArgs),
 }
 
 /// Runs the command line and maps the outcome to the process exit code:
@@ -26,8 +27,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Build(args) => crate::build::run(args),
-        Command::Verify(args) => crate::verify::run(args),
+        Command::Init(args) => crate::init::run(args),
         Command::Lint(args) => crate::lint::run(args),
+        Command::Verify(args) => crate::verify::run(args),
     };
     match result {
         Ok(code) => code,

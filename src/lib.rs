@@ -14,6 +14,7 @@ pub mod entrypoint;
 pub mod fuzzing;
 pub mod http;
 pub mod image;
+pub mod init;
 pub mod inspect;
 pub mod layer;
 pub mod layer_read;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use crate::dockerignore::DockerIgnore;
 
 /// Paths never shipped, whatever the ignore files say.
-const ALWAYS_EXCLUDED: &[&str] = &[
+pub const ALWAYS_EXCLUDED: &[&str] = &[
     ".git",
     ".hg",
     ".svn",

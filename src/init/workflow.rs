@@ -1,0 +1,146 @@
+//! `.github/workflows/container.yml`: build once, push an immutable `sha-` tag, make an
+//! SBOM and scan that digest, then promote it by moving tags, never by rebuilding.
+
+/// Third-party actions, pinned to the commit their release tag named when pyship was
+/// released: a tag can be moved by whoever controls the repository, a commit cannot.
+const CHECKOUT: &str = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1";
+const SETUP_BUILDX: &str =
+    "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e # v4.3.0";
+const LOGIN: &str = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121 # v4.1.0";
+const METADATA: &str = "docker/metadata-action@dc802804100637a589fabce1cb79ff13a1411302 # v6.2.0";
+const BUILD_PUSH: &str =
+    "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a # v7.3.0";
+const SBOM: &str = "anchore/sbom-action@e22c389904149dbc22b58101806040fa8d37a610 # v0.24.0";
+const SCAN: &str = "anchore/scan-action@e1165082ffb1fe366ebaf02d8526e7c4989ea9d2 # v7.4.0";
+
+pub fn render() -> String {
+    format!(
+        "\
+# Builds the image once per push, pushes it to GHCR under an immutable sha-<commit> tag,
+# records an SBOM and scans that exact digest; only then do the branch and version tags
+# move to it, so what is promoted is what was scanned. Written by `pyship init`.
+name: container
+
+on:
+  push:
+    branches: [main]
+    tags: [\"v*\"]
+
+# Nothing by default; each job asks for what it needs.
+permissions: {{}}
+
+concurrency:
+  group: container-${{{{ github.ref }}}}
+  cancel-in-progress: false
+
+jobs:
+  build:
+    name: Build and push sha- tag
+    runs-on: ubuntu-24.04
+    permissions:
+      contents: read
+      packages: write # push to GHCR with the job's own GITHUB_TOKEN
+    outputs:
+      image: ${{{{ steps.name.outputs.image }}}}
+      digest: ${{{{ steps.build.outputs.digest }}}}
+    steps:
+      - uses: {CHECKOUT}
+        with:
+          persist-credentials: false
+      - id: name
+        name: Image name (GHCR wants it lowercase)
+        env:
+          REPOSITORY: ${{{{ github.repository }}}}
+        run: echo \"image=ghcr.io/${{REPOSITORY,,}}\" >> \"$GITHUB_OUTPUT\"
+      - uses: {SETUP_BUILDX}
+      - uses: {LOGIN}
+        with:
+          registry: ghcr.io
+          username: ${{{{ github.actor }}}}
+          password: ${{{{ secrets.GITHUB_TOKEN }}}}
+      - id: meta
+        uses: {METADATA}
+        with:
+          images: ${{{{ steps.name.outputs.image }}}}
+          tags: type=sha,prefix=sha-,format=long
+      - id: build
+        uses: {BUILD_PUSH}
+        with:
+          context: .
+          push: true
+          tags: ${{{{ steps.meta.outputs.tags }}}}
+          labels: ${{{{ steps.meta.outputs.labels }}}}
+          build-args: |
+            BUILD_DATE=${{{{ fromJSON(steps.meta.outputs.json).labels['org.opencontainers.image.created'] }}}}
+            VCS_REF=${{{{ github.sha }}}}
+            VCS_URL=${{{{ github.server_url }}}}/${{{{ github.repository }}}}
+          # BuildKit layer cache in GitHub's cache service: unchanged dependencies are not reinstalled.
+          cache-from: type=gha
+          cache-to: type=gha,mode=max
+
+  scan:
+    name: SBOM and vulnerability scan
+    needs: build
+    runs-on: ubuntu-24.04
+    permissions:
+      contents: read
+      packages: read # pull the image just pushed
+    steps:
+      - uses: {LOGIN}
+        with:
+          registry: ghcr.io
+          username: ${{{{ github.actor }}}}
+          password: ${{{{ secrets.GITHUB_TOKEN }}}}
+      - name: SBOM of the pushed digest
+        uses: {SBOM}
+        with:
+          image: ${{{{ needs.build.outputs.image }}}}@${{{{ needs.build.outputs.digest }}}}
+          format: spdx-json
+          artifact-name: sbom.spdx.json
+          upload-release-assets: false
+      - name: Vulnerability scan of the pushed digest
+        uses: {SCAN}
+        with:
+          image: ${{{{ needs.build.outputs.image }}}}@${{{{ needs.build.outputs.digest }}}}
+          fail-build: true
+          severity-cutoff: high
+          only-fixed: true
+
+  promote:
+    name: Promote the scanned digest
+    needs: [build, scan]
+    runs-on: ubuntu-24.04
+    permissions:
+      packages: write # move tags on GHCR
+    steps:
+      - uses: {SETUP_BUILDX}
+      - uses: {LOGIN}
+        with:
+          registry: ghcr.io
+          username: ${{{{ github.actor }}}}
+          password: ${{{{ secrets.GITHUB_TOKEN }}}}
+      - id: meta
+        uses: {METADATA}
+        with:
+          images: ${{{{ needs.build.outputs.image }}}}
+          tags: |
+            type=ref,event=branch
+            type=semver,pattern={{{{version}}}}
+            type=semver,pattern={{{{major}}}}.{{{{minor}}}}
+      - name: Point the tags at the scanned digest
+        env:
+          TAGS: ${{{{ steps.meta.outputs.tags }}}}
+          SOURCE: ${{{{ needs.build.outputs.image }}}}@${{{{ needs.build.outputs.digest }}}}
+        run: |
+          args=()
+          while IFS= read -r tag; do
+            [ -n \"$tag\" ] && args+=(--tag \"$tag\")
+          done <<< \"$TAGS\"
+          if [ ${{#args[@]}} -eq 0 ]; then
+            echo \"no branch or version tag for $GITHUB_REF; nothing to promote\"
+            exit 0
+          fi
+          docker buildx imagetools create \"${{args[@]}}\" \"$SOURCE\"
+"
+    )
+}
