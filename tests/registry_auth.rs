@@ -81,22 +81,30 @@ fn basic_auth_push_with_credentials_and_a_clear_refusal_without() {
     let project = copy_example("hello-fastapi");
     let pyship = Pyship::new();
     let reference = format!("{}/team/hello:v1", registry.address);
-
-    let denied = pyship
-        .command()
-        .args([
+    // Builds and pushes with the given login (None: no credentials anywhere).
+    let push = |login: Option<(&str, &str)>| {
+        let mut command = pyship.command();
+        command.args([
             "build",
             project.path().to_str().unwrap(),
             "--base",
             &python_base(),
             "--push",
             &reference,
-        ])
-        .env_remove("PYSHIP_REGISTRY_USERNAME")
-        .env_remove("PYSHIP_REGISTRY_PASSWORD")
-        .env("DOCKER_CONFIG", "/nonexistent")
-        .output()
-        .unwrap();
+        ]);
+        command.env("DOCKER_CONFIG", "/nonexistent");
+        match login {
+            Some((user, password)) => command
+                .env("PYSHIP_REGISTRY_USERNAME", user)
+                .env("PYSHIP_REGISTRY_PASSWORD", password),
+            None => command
+                .env_remove("PYSHIP_REGISTRY_USERNAME")
+                .env_remove("PYSHIP_REGISTRY_PASSWORD"),
+        };
+        command.output().unwrap()
+    };
+
+    let denied = push(None);
     assert_eq!(denied.status.code(), Some(2), "{}", stderr(&denied));
     let err = stderr(&denied);
     assert_eq!(
@@ -113,20 +121,19 @@ fn basic_auth_push_with_credentials_and_a_clear_refusal_without() {
         "a tag exists after a refused push"
     );
 
-    let pushed = pyship
-        .command()
-        .args([
-            "build",
-            project.path().to_str().unwrap(),
-            "--base",
-            &python_base(),
-            "--push",
-            &reference,
-        ])
-        .env("PYSHIP_REGISTRY_USERNAME", "pyship")
-        .env("PYSHIP_REGISTRY_PASSWORD", "s3cret")
-        .output()
-        .unwrap();
+    let wrong = push(Some(("pyship", "wrong")));
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("access denied"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert!(
+        !registry.tags("team/hello").contains("v1"),
+        "a tag exists after a push with a wrong password"
+    );
+
+    let pushed = push(Some(("pyship", "s3cret")));
     assert!(pushed.status.success(), "{}", stderr(&pushed));
     assert!(
         stdout(&pushed).contains(&format!("{}/team/hello@sha256:", registry.address)),
@@ -152,26 +159,5 @@ fn basic_auth_push_with_credentials_and_a_clear_refusal_without() {
         inspect.status.success(),
         "skopeo cannot read the pushed image: {}",
         stderr(&inspect)
-    );
-
-    let wrong = pyship
-        .command()
-        .args([
-            "build",
-            project.path().to_str().unwrap(),
-            "--base",
-            &python_base(),
-            "--push",
-            &reference,
-        ])
-        .env("PYSHIP_REGISTRY_USERNAME", "pyship")
-        .env("PYSHIP_REGISTRY_PASSWORD", "wrong")
-        .output()
-        .unwrap();
-    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
-    assert!(
-        stderr(&wrong).contains("access denied"),
-        "{}",
-        stderr(&wrong)
     );
 }
