@@ -34,12 +34,12 @@ pub const ALWAYS_EXCLUDED: &[&str] = &[
     "Dockerfile",
     ".idea",
     ".vscode",
-    // Lockfiles are build inputs: the venv already holds what they pin, and its
-    // .dist-info records say so to scanners.
-    "uv.lock",
-    "poetry.lock",
-    "pdm.lock",
 ];
+
+/// Files a build reads but the image need not carry: the venv already holds what the
+/// lockfiles pin, and its .dist-info records say so to scanners. Unlike the list above,
+/// these belong in a Docker build context.
+const BUILD_INPUTS: &[&str] = &["uv.lock", "poetry.lock", "pdm.lock"];
 
 /// The selected files, as paths relative to the project root, sorted.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ impl SourceFiles {
             .follow_links(false)
             .sort_by_file_name(|a, b| a.cmp(b));
         let mut always = ignore::overrides::OverrideBuilder::new(root);
-        for pattern in ALWAYS_EXCLUDED {
+        for pattern in ALWAYS_EXCLUDED.iter().chain(BUILD_INPUTS) {
             always.add(&format!("!{pattern}"))?;
         }
         walker.overrides(always.build()?);
