@@ -97,15 +97,54 @@ pub enum Format {
 /// Everything decided before any layer is written.
 struct Plan {
     project: Project,
-    target: Target,
     interpreter: Interpreter,
-    wheels: Vec<WheelChoice>,
+    deps: Dependencies,
     files: SourceFiles,
     entrypoint: Entrypoint,
     port: u16,
     epoch: u64,
     outputs: Vec<Output>,
     tag: Reference,
+}
+
+/// The locked runtime packages for one target, and the wheel chosen for each.
+struct Dependencies {
+    target: Target,
+    wheels: Vec<WheelChoice>,
+    /// Normalized names, for command detection.
+    installed: Vec<String>,
+}
+
+impl Dependencies {
+    fn resolve(lock: &UvLock, project: &Project, target: Target) -> Result<Dependencies> {
+        let tags = target.tags()?;
+        let packages = lock.runtime_packages(project, &target.marker_environment())?;
+        let wheels = packages
+            .iter()
+            .map(|p| wheel::choose(p, &tags, &target.to_string()))
+            .collect::<Result<Vec<_>>>()?;
+        let installed = packages.iter().map(|p| normalize(&p.name)).collect();
+        Ok(Dependencies {
+            target,
+            wheels,
+            installed,
+        })
+    }
+
+    /// True when both install the same files: same wheels into the same site-packages.
+    fn same_install(&self, other: &Dependencies) -> bool {
+        let files = |d: &Dependencies| {
+            d.wheels
+                .iter()
+                .map(|w| (w.filename.clone(), w.sha256.clone()))
+                .collect::<Vec<_>>()
+        };
+        self.target.python_xy() == other.target.python_xy() && files(self) == files(other)
+    }
+
+    fn venv(&self) -> Venv {
+        Venv::new(VENV_DIR, &self.target.python_xy())
+    }
 }
 
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
@@ -127,17 +166,12 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let base = BaseImage::resolve(&base_source, platform, &client, &cache)?;
     progress.line(&format!("base    {}@{}", base.name, base.manifest_digest));
 
-    let facts = match cache.record::<BaseFacts>("base-facts-v1", base.config_digest.hex()) {
-        Some(facts) => facts,
-        None => {
-            base.fetch_layers(&cache, &progress)?;
-            BaseFacts::of(&base, &cache)?
-        }
-    };
-    let plan = plan(project, &lock, &facts, platform, &args, outputs)?;
+    let (facts, deps, deps_layer) =
+        base_and_dependencies(&base, &project, &lock, platform, &cache, &client, &progress)?;
+    let plan = plan(project, &facts, deps, &args, outputs)?;
     progress.line(&format!(
         "python  {} ({})",
-        plan.interpreter.path, plan.target
+        plan.interpreter.path, plan.deps.target
     ));
     progress.line(&format!(
         "command {} ({})",
@@ -145,22 +179,20 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         plan.entrypoint.reason
     ));
 
-    let venv = Venv::new(
-        VENV_DIR,
-        &plan.interpreter.path,
-        &plan.target.python_xy(),
-        &plan.target.python_full,
-    );
+    let venv = plan.deps.venv();
     let own = vec![
         OwnLayer {
-            layer: user_layer(&facts, &cache, plan.epoch)?,
-            created_by: "pyship: user app (1001:1001)".into(),
+            layer: runtime_layer(&facts, &plan, &venv, &cache)?,
+            created_by: format!(
+                "pyship: user app (1001:1001), {VENV_DIR} on {}",
+                plan.interpreter.path
+            ),
         },
         OwnLayer {
-            layer: dependency_layer(&plan, &venv, &cache, &client, &progress)?,
+            layer: deps_layer,
             created_by: format!(
                 "pyship: {} locked dependencies into {VENV_DIR}",
-                plan.wheels.len()
+                plan.deps.wheels.len()
             ),
         },
         OwnLayer {
@@ -204,6 +236,93 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The base's facts, the dependencies for its real target, and their layer.
+///
+/// When the base has not been read before, its layers are pulled and scanned on one
+/// thread while the dependency layer is built on another for the target the base most
+/// likely is; the guess is kept only if the real target installs exactly the same files.
+fn base_and_dependencies(
+    base: &BaseImage,
+    project: &Project,
+    lock: &UvLock,
+    platform: ImagePlatform,
+    cache: &Cache,
+    client: &reqwest::blocking::Client,
+    progress: &Progress,
+) -> Result<(BaseFacts, Dependencies, Layer)> {
+    let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
+        let layer = dependency_layer(&deps, cache, client, progress)?;
+        Ok((deps, layer))
+    };
+    if let Some(facts) = cache.record::<BaseFacts>(crate::inspect::RECORD, base.config_digest.hex())
+    {
+        let (deps, layer) = build(Dependencies::resolve(
+            lock,
+            project,
+            real_target(project, &facts, platform)?.1,
+        )?)?;
+        return Ok((facts, deps, layer));
+    }
+    std::thread::scope(|scope| {
+        let scan = scope.spawn(|| -> Result<BaseFacts> {
+            base.fetch_layers(cache, progress)?;
+            BaseFacts::of(base, cache)
+        });
+        // A failed guess only costs the head start: the real target decides below.
+        let guess = predicted_target(base, project, platform)
+            .and_then(|target| Dependencies::resolve(lock, project, target).ok())
+            .and_then(|deps| build(deps).ok());
+        let facts = scan
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the base image failed"))??;
+        let deps = Dependencies::resolve(lock, project, real_target(project, &facts, platform)?.1)?;
+        let (deps, layer) = match guess {
+            Some((guessed, layer)) if guessed.same_install(&deps) => (deps, layer),
+            _ => build(deps)?,
+        };
+        Ok((facts, deps, layer))
+    })
+}
+
+/// The target a base most likely is before its layers are read: the Python its config
+/// declares or the project pins, on Debian bookworm's glibc unless it says Alpine.
+fn predicted_target(
+    base: &BaseImage,
+    project: &Project,
+    platform: ImagePlatform,
+) -> Option<Target> {
+    let full = crate::inspect::env_python_version(base)
+        .or_else(|| wanted_python_xy(project).map(|xy| format!("{xy}.0")))?;
+    let libc = if base.name.contains("alpine") {
+        Libc::Musl { major: 1, minor: 2 }
+    } else {
+        Libc::Glibc {
+            major: 2,
+            minor: 36,
+        }
+    };
+    Target::new(platform, libc, &full).ok()
+}
+
+/// The interpreter the base really has, checked against the project, and its target.
+fn real_target(
+    project: &Project,
+    facts: &BaseFacts,
+    platform: ImagePlatform,
+) -> Result<(Interpreter, Target)> {
+    let interpreter = choose_interpreter(project, facts)?;
+    let full = interpreter
+        .full
+        .clone()
+        .unwrap_or_else(|| format!("{}.{}.0", interpreter.major, interpreter.minor));
+    check_python_version(project, &interpreter, &full)?;
+    let libc = facts.libc.unwrap_or(Libc::Glibc {
+        major: 2,
+        minor: 17,
+    });
+    Ok((interpreter, Target::new(platform, libc, &full)?))
+}
+
 /// The build's result for scripts: what was built, from what, and where it went.
 fn summary(
     plan: &Plan,
@@ -217,10 +336,10 @@ fn summary(
         "digest": image.manifest_digest.to_string(),
         "outputs": written,
         "base": { "name": base.name, "digest": base.manifest_digest.to_string() },
-        "python": { "interpreter": plan.interpreter.path, "version": plan.target.python_full },
-        "platform": plan.target.platform.to_string(),
+        "python": { "interpreter": plan.interpreter.path, "version": plan.deps.target.python_full },
+        "platform": plan.deps.target.platform.to_string(),
         "command": plan.entrypoint.command,
-        "packages": plan.wheels.iter().map(|w| serde_json::json!({ "name": w.package, "version": w.version, "wheel": w.filename })).collect::<Vec<_>>(),
+        "packages": plan.deps.wheels.iter().map(|w| serde_json::json!({ "name": w.package, "version": w.version, "wheel": w.filename })).collect::<Vec<_>>(),
         "layers": own.iter().map(|o| serde_json::json!({ "digest": o.layer.digest.to_string(), "size": o.layer.size, "created_by": o.created_by })).collect::<Vec<_>>(),
     })
 }
@@ -287,58 +406,38 @@ pub fn wanted_python_xy(project: &Project) -> Option<String> {
 
 fn plan(
     project: Project,
-    lock: &UvLock,
     facts: &BaseFacts,
-    platform: ImagePlatform,
+    deps: Dependencies,
     args: &BuildArgs,
     outputs: Vec<Output>,
 ) -> Result<Plan> {
     let interpreter = choose_interpreter(&project, facts)?;
-    let full = interpreter
-        .full
-        .clone()
-        .unwrap_or_else(|| format!("{}.{}.0", interpreter.major, interpreter.minor));
-    check_python_version(&project, &interpreter, &full)?;
-    let libc = facts.libc.unwrap_or(Libc::Glibc {
-        major: 2,
-        minor: 17,
-    });
-    let target = Target::new(platform, libc, &full)?;
-    let tags = target.tags()?;
-    let packages = lock.runtime_packages(&project, &target.marker_environment())?;
-    let wheels = packages
-        .iter()
-        .map(|p| wheel::choose(p, &tags, &target.to_string()))
-        .collect::<Result<Vec<_>>>()?;
-    let installed: Vec<String> = packages.iter().map(|p| normalize(&p.name)).collect();
     let files = SourceFiles::collect(&project.root)?;
     let port = args.port.or(project.config.port).unwrap_or(DEFAULT_PORT);
     let entrypoint = entrypoint::detect(
         &project,
         &files,
-        &installed,
+        &deps.installed,
         &format!("{VENV_DIR}/bin"),
         port,
     )?;
-    let tag = match &args.tag {
-        Some(tag) => Reference::from_str(tag)?,
-        None => match outputs.iter().find_map(|o| {
-            if let Output::Push(r) = o {
-                Some(r.clone())
-            } else {
-                None
-            }
-        }) {
-            Some(pushed) => pushed,
-            None => Reference::from_str(&format!("{}:latest", project.image_name()))?,
-        },
+    let pushed = outputs.iter().find_map(|o| {
+        if let Output::Push(r) = o {
+            Some(r.clone())
+        } else {
+            None
+        }
+    });
+    let tag = match (&args.tag, pushed) {
+        (Some(tag), _) => Reference::from_str(tag)?,
+        (None, Some(pushed)) => pushed,
+        (None, None) => Reference::from_str(&format!("{}:latest", project.image_name()))?,
     };
     Ok(Plan {
         epoch: source_date_epoch(&project)?,
         project,
-        target,
         interpreter,
-        wheels,
+        deps,
         files,
         entrypoint,
         port,
@@ -415,9 +514,17 @@ fn git(project: &Project, args: &[&str]) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// `/etc/passwd` and `/etc/group` of the base with the `app` user added, and its home.
-fn user_layer(facts: &BaseFacts, cache: &Cache, epoch: u64) -> Result<Layer> {
+/// What ties the image to its base: `/etc/passwd` and `/etc/group` with the `app` user
+/// added, its home, and the venv's `pyvenv.cfg` and links to the base's interpreter.
+fn runtime_layer(facts: &BaseFacts, plan: &Plan, venv: &Venv, cache: &Cache) -> Result<Layer> {
+    let epoch = plan.epoch;
     let mut tree = Tree::new();
+    venv.skeleton(
+        &mut tree,
+        &plan.interpreter.path,
+        &plan.deps.target.python_full,
+        epoch,
+    )?;
     let passwd = with_line(
         facts.passwd.as_deref(),
         "app",
@@ -478,18 +585,18 @@ fn with_line(existing: Option<&str>, name: &str, line: &str, file: &str) -> Resu
 /// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
 /// lock reuses the layer without touching a wheel.
 fn dependency_layer(
-    plan: &Plan,
-    venv: &Venv,
+    deps: &Dependencies,
     cache: &Cache,
     client: &reqwest::blocking::Client,
     progress: &Progress,
 ) -> Result<Layer> {
+    let venv = deps.venv();
     let mut key = Sha256::new();
     key.update(format!(
-        "deps-v1\0{VENV_DIR}\0{}\0{}\0",
-        plan.interpreter.path, plan.target.python_full
+        "deps-v2\0{VENV_DIR}\0{}\0",
+        deps.target.python_xy()
     ));
-    for wheel in &plan.wheels {
+    for wheel in &deps.wheels {
         key.update(format!("{}\0{}\0", wheel.filename, wheel.sha256));
     }
     let key = hex::encode(key.finalize());
@@ -498,16 +605,15 @@ fn dependency_layer(
     {
         progress.line(&format!(
             "deps    {} packages, layer reused",
-            plan.wheels.len()
+            deps.wheels.len()
         ));
         return Ok(layer);
     }
-    crate::download::wheels(&plan.wheels, cache, client, progress)?;
+    crate::download::wheels(&deps.wheels, cache, client, progress)?;
     let mut tree = Tree::new();
-    venv.skeleton(&mut tree, 0)?;
-    let task = progress.items(plan.wheels.len() as u64, "installing wheels");
-    for choice in &plan.wheels {
-        wheel::install(&cache.blob_path(&choice.sha256), choice, venv, &mut tree)
+    let task = progress.items(deps.wheels.len() as u64, "installing wheels");
+    for choice in &deps.wheels {
+        wheel::install(&cache.blob_path(&choice.sha256), choice, &venv, &mut tree)
             .with_context(|| format!("cannot install {} {}", choice.package, choice.version))?;
         task.inc(1);
     }

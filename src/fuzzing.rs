@@ -59,7 +59,7 @@ pub fn wheel(bytes: &[u8]) {
         sha256: crate::cache::Digest::of(bytes),
         size: None,
     };
-    let venv = crate::venv::Venv::new("/app/.venv", "/usr/bin/python3.11", "3.11", "3.11.2");
+    let venv = crate::venv::Venv::new("/app/.venv", "3.11");
     let mut tree = Tree::new();
     if crate::wheel::install(file.path(), &choice, &venv, &mut tree).is_ok() {
         assert!(

@@ -43,7 +43,6 @@ enum Seen {
 
 impl BaseFacts {
     pub fn of(base: &BaseImage, cache: &Cache) -> Result<BaseFacts> {
-        const RECORD: &str = "base-facts-v1";
         if let Some(facts) = cache.record(RECORD, base.config_digest.hex()) {
             return Ok(facts);
         }
@@ -91,8 +90,11 @@ impl BaseFacts {
     }
 }
 
+/// The cache record that remembers a base's facts, keyed by its config digest.
+pub const RECORD: &str = "base-facts-v1";
+
 /// `PYTHON_VERSION=3.12.7` as the official Python images declare it.
-fn env_python_version(base: &BaseImage) -> Option<String> {
+pub fn env_python_version(base: &BaseImage) -> Option<String> {
     base.config
         .config()
         .as_ref()?

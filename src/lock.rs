@@ -272,7 +272,7 @@ impl UvLock {
                 }
             }
         }
-        needed.sort_by(|a, b| normalize(&a.name).cmp(&normalize(&b.name)));
+        needed.sort_by_key(|p| normalize(&p.name));
         Ok(needed)
     }
 

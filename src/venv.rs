@@ -5,22 +5,20 @@ use anyhow::{Result, bail};
 
 use crate::layer::{Content, Entry, Tree};
 
-/// A venv at `prefix` whose interpreter is the base image's `interpreter`.
+/// A venv at `prefix` for Python `python_xy`. Which interpreter runs it is decided
+/// only by its skeleton, so the packages installed into it do not depend on the base's
+/// patch release or interpreter path.
 #[derive(Debug, Clone)]
 pub struct Venv {
     prefix: String,
-    interpreter: String,
     python_xy: String,
-    python_full: String,
 }
 
 impl Venv {
-    pub fn new(prefix: &str, interpreter: &str, python_xy: &str, python_full: &str) -> Venv {
+    pub fn new(prefix: &str, python_xy: &str) -> Venv {
         Venv {
             prefix: prefix.trim_end_matches('/').to_owned(),
-            interpreter: interpreter.to_owned(),
             python_xy: python_xy.to_owned(),
-            python_full: python_full.to_owned(),
         }
     }
 
@@ -79,16 +77,22 @@ impl Venv {
         ))
     }
 
-    /// `pyvenv.cfg` and the `bin/python*` links to the base interpreter, so that nothing
-    /// in the venv points at an interpreter the image does not have.
-    pub fn skeleton(&self, tree: &mut Tree, mtime: u64) -> Result<()> {
-        let home = self
-            .interpreter
+    /// `pyvenv.cfg` and the `bin/python*` links to the base's `interpreter` (version
+    /// `python_full`), so that nothing in the venv points at an interpreter the image
+    /// does not have.
+    pub fn skeleton(
+        &self,
+        tree: &mut Tree,
+        interpreter: &str,
+        python_full: &str,
+        mtime: u64,
+    ) -> Result<()> {
+        let home = interpreter
             .rsplit_once('/')
             .map_or("/usr/bin", |(dir, _)| dir);
         let cfg = format!(
             "home = {home}\ninclude-system-site-packages = false\nversion = {}\nexecutable = {}\n",
-            self.python_full, self.interpreter
+            python_full, interpreter
         );
         tree.insert(
             &format!("{}/pyvenv.cfg", self.prefix),
@@ -102,7 +106,7 @@ impl Venv {
         ] {
             tree.insert(
                 &format!("{}/{name}", self.bin_dir()),
-                Entry::symlink(&self.interpreter, mtime),
+                Entry::symlink(interpreter, mtime),
             )?;
         }
         tree.insert(
@@ -120,7 +124,7 @@ mod tests {
 
     #[test]
     fn record_paths_and_launchers() {
-        let venv = Venv::new("/app/.venv", "/usr/local/bin/python3.12", "3.12", "3.12.7");
+        let venv = Venv::new("/app/.venv", "3.12");
         assert_eq!(
             venv.relative_to_site_packages("/app/.venv/lib/python3.12/site-packages/a/b.py"),
             "a/b.py"

@@ -143,7 +143,7 @@ pub fn install(path: &Path, choice: &WheelChoice, venv: &Venv, tree: &mut Tree) 
         member
             .read_to_end(&mut bytes)
             .with_context(|| format!("{}: cannot read {name}", choice.filename))?;
-        let (dest, is_script) = destination(&name, &data_dir, venv, &parsed.name.to_string())?;
+        let (dest, is_script) = destination(&name, &data_dir, venv, parsed.name.as_ref())?;
         if let Some(top) = name
             .split('/')
             .next()
@@ -327,7 +327,7 @@ mod tests {
     use std::io::Write;
 
     fn venv() -> Venv {
-        Venv::new("/app/.venv", "/usr/bin/python3.11", "3.11", "3.11.2")
+        Venv::new("/app/.venv", "3.11")
     }
 
     fn wheel(members: &[(&str, &[u8])]) -> tempfile::NamedTempFile {

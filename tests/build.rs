@@ -315,3 +315,65 @@ fn base_from_oci_layout_or_docker_archive_gives_the_same_filesystem() {
         from_registry
     );
 }
+
+/// While a new base is read, pyship builds the dependency layer for the target it
+/// guesses; a wrong guess must be caught. This base's config claims Python 3.12 but it
+/// carries 3.11: the image must hold cp311 wheels and equal a build that did not guess.
+#[test]
+fn a_wrong_guess_about_the_base_is_caught_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {}\nENV PYTHON_VERSION=3.12.1\n", python_base()),
+    )
+    .unwrap();
+    let lying = format!("{REGISTRY}/pyship-test/lying-python:3.11");
+    let built = std::process::Command::new(docker_cli())
+        .args(["build", "-q", "-t", &lying])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "1")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    docker_ok(&["push", "-q", &lying]);
+
+    let pyship = Pyship::new();
+    let project = copy_example(EXAMPLE);
+    let build = |name: &str| {
+        let out_dir = dir.path().join(name);
+        let out = pyship.run(&[
+            "build",
+            project.path().to_str().unwrap(),
+            "--base",
+            &lying,
+            "-q",
+            "--output",
+            &format!("oci:{}", out_dir.display()),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        layout_manifest(&out_dir)
+    };
+    let guessed = build("cold");
+    let known = build("warm");
+    assert_eq!(
+        guessed, known,
+        "the build that guessed differs from the one that knew the base"
+    );
+    let deps_layer = layer_digests(&guessed)[layer_digests(&guessed).len() - 2]
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let listing = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(dir.path().join("cold/blobs/sha256").join(deps_layer))
+        .output()
+        .unwrap();
+    let files = stdout(&listing);
+    assert!(
+        files.contains("cpython-311-x86_64-linux-gnu.so"),
+        "no cp311 extension in the dependency layer"
+    );
+    assert!(
+        !files.contains("cpython-312"),
+        "cp312 wheels from the wrong guess were installed"
+    );
+}

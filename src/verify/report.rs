@@ -57,7 +57,7 @@ impl Summary {
                 )
             })
             .collect();
-        biggest.sort_by(|a, b| b.0.cmp(&a.0));
+        biggest.sort_by_key(|b| std::cmp::Reverse(b.0));
         biggest.truncate(3);
         Summary {
             image: name.to_owned(),
