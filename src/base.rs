@@ -98,6 +98,51 @@ impl BaseImage {
         self.registry.as_ref().map(|(_, reference)| reference)
     }
 
+    /// Hands each layer's tar stream, in order, to `each`: from the cache, or straight
+    /// from the registry while the layer downloads into the cache, so reading a new base
+    /// costs about one pass instead of a download and then a read.
+    pub fn read_layers(
+        &self,
+        cache: &Cache,
+        progress: &Progress,
+        mut each: impl FnMut(&BaseLayer, Box<dyn std::io::Read>) -> Result<()>,
+    ) -> Result<()> {
+        let missing: u64 = self
+            .layers
+            .iter()
+            .filter(|l| !cache.has_blob(&l.digest))
+            .map(|l| l.size)
+            .sum();
+        let bar = progress.bytes(missing, "pulling and reading the base");
+        for layer in &self.layers {
+            let registry = match &self.registry {
+                Some((registry, _)) if !cache.has_blob(&layer.digest) => registry,
+                _ => {
+                    each(layer, crate::layer_read::open(cache, layer)?)?;
+                    continue;
+                }
+            };
+            let (reader, mut writer) = std::io::pipe()?;
+            let read = std::thread::scope(|scope| {
+                let bar = &bar;
+                let download = scope.spawn(move || {
+                    registry.fetch_blob_tee(cache, &layer.digest, &|n| bar.inc(n), &mut writer)
+                });
+                let read = crate::layer_read::decompress(layer, reader)
+                    .and_then(|stream| each(layer, stream));
+                // The download's verdict comes first: bytes read before a digest mismatch
+                // must not count.
+                download
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the download of {} failed", layer.digest))??;
+                read
+            });
+            read?;
+        }
+        bar.finish();
+        Ok(())
+    }
+
     /// Makes sure every layer is in the cache, downloading what is missing in parallel.
     pub fn fetch_layers(&self, cache: &Cache, progress: &Progress) -> Result<()> {
         let missing: Vec<&BaseLayer> = self

@@ -264,10 +264,7 @@ fn base_and_dependencies(
         return Ok((facts, deps, layer));
     }
     std::thread::scope(|scope| {
-        let scan = scope.spawn(|| -> Result<BaseFacts> {
-            base.fetch_layers(cache, progress)?;
-            BaseFacts::of(base, cache)
-        });
+        let scan = scope.spawn(|| BaseFacts::of(base, cache, progress));
         // A failed guess only costs the head start: the real target decides below.
         let guess = predicted_target(base, project, platform)
             .and_then(|target| Dependencies::resolve(lock, project, target).ok())

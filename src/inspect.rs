@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::BaseImage;
 use crate::cache::Cache;
 use crate::layer_read::{self, Change};
+use crate::progress::Progress;
 use crate::target::Libc;
 
 /// A Python interpreter found in the base.
@@ -42,16 +43,17 @@ enum Seen {
 }
 
 impl BaseFacts {
-    pub fn of(base: &BaseImage, cache: &Cache) -> Result<BaseFacts> {
+    /// The facts of `base`, from the cache or by reading its layers (downloading what
+    /// is missing as it reads).
+    pub fn of(base: &BaseImage, cache: &Cache, progress: &Progress) -> Result<BaseFacts> {
         if let Some(facts) = cache.record(RECORD, base.config_digest.hex()) {
             return Ok(facts);
         }
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-        for layer in &base.layers {
-            let reader = crate::layer_read::open(cache, layer)?;
-            scan_layer(reader, &mut seen)
-                .with_context(|| format!("cannot read base layer {}", layer.digest))?;
-        }
+        base.read_layers(cache, progress, |layer, stream| {
+            scan_layer(stream, &mut seen)
+                .with_context(|| format!("cannot read base layer {}", layer.digest))
+        })?;
         let facts = BaseFacts::from_seen(&seen, &env_python_version(base));
         cache.put_record(RECORD, base.config_digest.hex(), &facts)?;
         Ok(facts)

@@ -10,9 +10,14 @@ use flate2::read::GzDecoder;
 use crate::base::BaseLayer;
 use crate::cache::Cache;
 
-/// The layer's tar stream, decompressed.
+/// The layer's tar stream, decompressed, from the cache.
 pub fn open(cache: &Cache, layer: &BaseLayer) -> Result<Box<dyn Read>> {
-    let file = std::io::BufReader::new(cache.open_blob(&layer.digest)?);
+    decompress(layer, cache.open_blob(&layer.digest)?)
+}
+
+/// The tar stream inside `blob`, the bytes of `layer` from wherever they come.
+pub fn decompress(layer: &BaseLayer, blob: impl Read + Send + 'static) -> Result<Box<dyn Read>> {
+    let blob = std::io::BufReader::new(blob);
     if layer.media_type.ends_with("zstd") {
         bail!(
             "layer {} is zstd-compressed, which pyship cannot read yet: use an image with gzip layers",
@@ -20,9 +25,9 @@ pub fn open(cache: &Cache, layer: &BaseLayer) -> Result<Box<dyn Read>> {
         );
     }
     Ok(if layer.media_type.ends_with("gzip") {
-        Box::new(GzDecoder::new(file))
+        Box::new(GzDecoder::new(blob))
     } else {
-        Box::new(file)
+        Box::new(blob)
     })
 }
 

@@ -111,6 +111,19 @@ impl Registry {
         digest: &Digest,
         on_bytes: &(dyn Fn(u64) + Sync),
     ) -> Result<()> {
+        self.fetch_blob_tee(cache, digest, on_bytes, &mut std::io::sink())
+    }
+
+    /// Downloads a blob into the cache and copies every byte to `tee` as it arrives, so
+    /// a reader can work while the download runs. If `tee` stops accepting bytes, the
+    /// download still completes into the cache; a digest mismatch fails it either way.
+    pub fn fetch_blob_tee(
+        &self,
+        cache: &Cache,
+        digest: &Digest,
+        on_bytes: &(dyn Fn(u64) + Sync),
+        tee: &mut dyn Write,
+    ) -> Result<()> {
         if cache.has_blob(digest) {
             return Ok(());
         }
@@ -120,9 +133,13 @@ impl Registry {
             response,
             &format!("download blob {digest} of {}", self.display),
         )?;
+        let mut tee_open = true;
         cache
             .write_blob(Some(digest), |out| {
-                copy_with_progress(&mut response, out, on_bytes)
+                copy_with_progress(&mut response, out, |chunk: &[u8]| {
+                    tee_open = tee_open && tee.write_all(chunk).is_ok();
+                    on_bytes(chunk.len() as u64);
+                })
             })
             .with_context(|| format!("download of {digest} from {} failed", self.display))?;
         Ok(())
@@ -323,7 +340,7 @@ impl Registry {
 fn copy_with_progress(
     from: &mut dyn Read,
     to: &mut dyn Write,
-    on_bytes: &(dyn Fn(u64) + Sync),
+    mut on_chunk: impl FnMut(&[u8]),
 ) -> Result<()> {
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -332,7 +349,7 @@ fn copy_with_progress(
             return Ok(());
         }
         to.write_all(&buf[..n])?;
-        on_bytes(n as u64);
+        on_chunk(&buf[..n]);
     }
 }
 

@@ -130,8 +130,9 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     image.fetch_layers(&cache, &progress)?;
 
     let contents = contents::Contents::read(&image, &cache)?;
+    let facts = crate::inspect::BaseFacts::of(&image, &cache, &progress)?;
     let dev_only = match &project {
-        Some(project) => Some(dev_only_packages(project, &image, &cache)?),
+        Some(project) => Some(dev_only_packages(project, &facts)?),
         None => None,
     };
     let skip: Vec<String> = args.skip.iter().chain(&config.skip).cloned().collect();
@@ -161,7 +162,6 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             *check = Check::skip(&check.id, &check.title, "skipped by request");
         }
     }
-    let facts = crate::inspect::BaseFacts::of(&image, &cache)?;
     let summary = report::Summary::new(&args.image, &image, &contents, &facts);
     report::print(args.format, &summary, &checks)?;
     let failed = checks.iter().any(|c| c.status == Status::Fail);
@@ -183,11 +183,9 @@ fn verify_config(project: Option<&Project>) -> Result<VerifyConfig> {
 
 fn dev_only_packages(
     project: &Project,
-    image: &BaseImage,
-    cache: &Cache,
+    facts: &crate::inspect::BaseFacts,
 ) -> Result<std::collections::BTreeSet<String>> {
     let lock = crate::lock::UvLock::read(project)?;
-    let facts = crate::inspect::BaseFacts::of(image, cache)?;
     let python = facts
         .interpreters
         .first()
