@@ -38,19 +38,7 @@ fn example_runs_hardened_as_app_and_stops_cleanly() {
     );
     assert_eq!(docker_ok(&["exec", &container.0, "id", "-u"]), "1001");
     assert_eq!(docker_ok(&["exec", &container.0, "whoami"]), "app");
-    for dev_package in ["pytest", "httpx"] {
-        let import = docker(&[
-            "exec",
-            &container.0,
-            "python",
-            "-c",
-            &format!("import {dev_package}"),
-        ]);
-        assert!(
-            !import.status.success(),
-            "dev package {dev_package} is importable"
-        );
-    }
+    assert_not_importable(&container, &["pytest", "httpx"]);
     let tooling = docker(&[
         "exec",
         &container.0,

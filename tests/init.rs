@@ -162,19 +162,7 @@ fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str, dev_package
         "build tooling in the runtime image: {}",
         stdout(&tooling)
     );
-    for dev_package in dev_packages {
-        let import = docker(&[
-            "exec",
-            &container.0,
-            "python",
-            "-c",
-            &format!("import {dev_package}"),
-        ]);
-        assert!(
-            !import.status.success(),
-            "dev package {dev_package} is installed"
-        );
-    }
+    assert_not_importable(&container, dev_packages);
     let writable = docker(&["exec", &container.0, "sh", "-c", "touch /app/x"]);
     assert!(
         !writable.status.success(),

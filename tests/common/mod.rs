@@ -144,6 +144,23 @@ impl Drop for Container {
     }
 }
 
+/// Asserts that none of `packages` imports in the running container.
+pub fn assert_not_importable(container: &Container, packages: &[&str]) {
+    for package in packages {
+        let import = docker(&[
+            "exec",
+            &container.0,
+            "python",
+            "-c",
+            &format!("import {package}"),
+        ]);
+        assert!(
+            !import.status.success(),
+            "dev package {package} is importable"
+        );
+    }
+}
+
 /// Starts `image` detached with the hardened flags, publishing port 8000 on a free port.
 pub fn run_hardened(image: &str) -> (Container, u16) {
     let id = docker_ok(&[
