@@ -7,49 +7,9 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// The Dockerfiles' base: the Debian stand-in with the machine's CA bundle named in
-/// the environment, so uv and Poetry inside `docker build` trust the re-signed HTTPS.
-/// That quirk lives in the test image, never in the generated files.
-fn builder_base() -> String {
-    static BASE: OnceLock<String> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let reference = format!("{REGISTRY}/pyship-test/python-certs:3.11-slim");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("Dockerfile"),
-            format!(
-                "FROM {}\nENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\\n    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt\n",
-                python_base()
-            ),
-        )
-        .unwrap();
-        let out = buildkit(&["build", "-q", "-t", &reference, dir.path().to_str().unwrap()]);
-        assert!(out.status.success(), "test base: {}", stderr(&out));
-        let out = buildkit(&["push", "-q", &reference]);
-        assert!(out.status.success(), "push test base: {}", stderr(&out));
-        reference
-    })
-    .clone()
-}
-
-fn uv_image() -> String {
-    python_base();
-    format!("{REGISTRY}/pyship-test/uv:latest")
-}
-
-/// Debian's docker client, which has BuildKit built in.
-fn buildkit(args: &[&str]) -> Output {
-    Command::new("/usr/bin/docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "1")
-        .output()
-        .expect("/usr/bin/docker")
-}
 
 /// A copy of `tests/fixtures/init/NAME` (or of the FastAPI example) outside any checkout.
 fn fixture(name: &str) -> tempfile::TempDir {

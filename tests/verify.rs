@@ -421,3 +421,69 @@ fn unreadable_image_is_a_one_line_error() {
         "{err}"
     );
 }
+
+/// With `--via docker` the rebuild check builds the project's own Dockerfile twice: the
+/// one `pyship init` writes keeps its install step cached after a source edit; one that
+/// copies the source before installing re-runs it and fails.
+#[test]
+fn rebuild_check_via_docker_reads_the_buildkit_cache() {
+    let image = fixtures().good.clone();
+    let check = |project: &Path| {
+        let out = Pyship::new()
+            .command()
+            .args([
+                "verify",
+                &image,
+                "--static-only",
+                "--format",
+                "json",
+                "--via",
+                "docker",
+                "--project",
+                project.to_str().unwrap(),
+            ])
+            .env("PYSHIP_ENGINE", docker_cli())
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("verify: {}", stderr(&out)));
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "dependency-cache")
+            .cloned()
+            .expect("dependency-cache check ran")
+    };
+    let good = copy_example("hello-fastapi");
+    let init = Pyship::new().run(&[
+        "init",
+        good.path().to_str().unwrap(),
+        "--base",
+        &builder_base(),
+        "--uv-image",
+        &uv_image(),
+        "--only",
+        "dockerfile,dockerignore",
+    ]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let verdict = check(good.path());
+    assert_eq!(verdict["status"], "pass", "{verdict}");
+
+    let bad = copy_example("hello-fastapi");
+    std::fs::write(
+        bad.path().join("Dockerfile"),
+        format!(
+            "FROM {uv} AS uv\nFROM {base}\nCOPY --from=uv /uv /usr/local/bin/uv\nENV UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy\nWORKDIR /app\nCOPY . .\nRUN uv sync --locked --no-dev\n",
+            uv = uv_image(),
+            base = builder_base()
+        ),
+    )
+    .unwrap();
+    let verdict = check(bad.path());
+    assert_eq!(verdict["status"], "fail", "{verdict}");
+    assert!(
+        verdict["evidence"].as_str().unwrap().contains("uv sync"),
+        "{verdict}"
+    );
+}

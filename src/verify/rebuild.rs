@@ -99,8 +99,9 @@ fn with_docker(copy: &Path) -> Result<Check> {
     if !dockerfile.is_file() {
         bail!("--via docker needs a Dockerfile in the project (write one with `pyship init`)");
     }
+    let engine = crate::output::engine()?;
     let build = || -> Result<String> {
-        let out = Command::new("docker")
+        let out = Command::new(&engine)
             .args(["build", "--network", "host", "--progress", "plain", "-q"])
             .env("DOCKER_BUILDKIT", "1")
             .arg(copy)
@@ -117,7 +118,7 @@ fn with_docker(copy: &Path) -> Result<Check> {
     };
     build()?;
     touch_source(copy)?;
-    let out = Command::new("docker")
+    let out = Command::new(&engine)
         .args(["build", "--network", "host", "--progress", "plain"])
         .env("DOCKER_BUILDKIT", "1")
         .arg(copy)
@@ -131,28 +132,29 @@ fn with_docker(copy: &Path) -> Result<Check> {
             "no dependency install step (uv sync, pip install, poetry install) found in the build",
         ));
     }
-    let rerun: Vec<&str> = install_steps
-        .iter()
-        .filter(|l| !log.contains(&format!("{} CACHED", step_id(l))))
-        .copied()
-        .collect();
-    Ok(if rerun.is_empty() {
+    // The first install step is the dependency step; later ones install the project
+    // itself, which a source edit must re-run.
+    let dependency_step = install_steps[0];
+    let cached = log.contains(&format!("{} CACHED", step_id(dependency_step)));
+    Ok(if cached {
         Check::pass(
             ID,
             TITLE,
-            format!(
-                "{} install step(s) CACHED after a source edit",
-                install_steps.len()
-            ),
+            format!("CACHED after a source edit: {}", step_text(dependency_step)),
         )
     } else {
         Check::fail(
             ID,
             TITLE,
-            format!("re-ran: {}", rerun.join(" | ")),
+            format!("re-ran after a source edit: {}", step_text(dependency_step)),
             "copy only pyproject.toml and the lock before installing; copy the source after",
         )
     })
+}
+
+/// A BuildKit log line without its step number.
+fn step_text(line: &str) -> &str {
+    line.split_once(' ').map_or(line, |(_, rest)| rest.trim())
 }
 
 fn is_install_step(line: &str) -> bool {
