@@ -169,11 +169,19 @@ fn step_id(line: &str) -> &str {
     line.split_whitespace().next().unwrap_or("")
 }
 
-/// Appends a comment to the first Python source file (a change no dependency sees).
+/// Appends a comment no earlier run wrote to the first Python source file (a change no
+/// dependency sees).
 fn touch_source(root: &Path) -> Result<()> {
     let file = first_python_file(root).context("the project has no .py file to edit")?;
     let mut text = std::fs::read_to_string(&file)?;
-    text.push_str("\n# pyship verify: a source-only change\n");
+    // Unique per run: an edit seen before would be a cache hit in BuildKit and prove nothing.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    text.push_str(&format!(
+        "\n# pyship verify: a source-only change ({nonce}-{})\n",
+        std::process::id()
+    ));
     std::fs::write(&file, text)?;
     Ok(())
 }
