@@ -25,6 +25,7 @@ pub mod progress;
 pub mod project;
 pub mod reference;
 pub mod registry;
+pub mod secrets;
 pub mod source;
 pub mod target;
 pub mod venv;

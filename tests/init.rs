@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// The four kinds of project init is proven on: uv, pinned requirements, poetry, and a
+/// src-layout package with a console script.
+const FIXTURES: [&str; 4] = [
+    "hello-fastapi",
+    "flask-requirements",
+    "poetry-starlette",
+    "src-layout",
+];
+
 /// A copy of `tests/fixtures/init/NAME` (or of the FastAPI example) outside any checkout.
 fn fixture(name: &str) -> tempfile::TempDir {
     if name == "hello-fastapi" {
@@ -314,12 +323,7 @@ fn yaml(text: &str) -> serde_yaml::Value {
 #[test]
 fn peers_accept_generated_files_and_they_say_what_matters() {
     let uv_tag = uv_image();
-    for name in [
-        "hello-fastapi",
-        "flask-requirements",
-        "poetry-starlette",
-        "src-layout",
-    ] {
+    for name in FIXTURES {
         let pyship = Pyship::new();
         let project = fixture(name);
         init_ok(
@@ -893,12 +897,7 @@ fn bad_inputs_give_one_line_that_says_what_to_add() {
 /// at any severity, info included.
 #[test]
 fn generated_files_pass_pyship_lint() {
-    for name in [
-        "hello-fastapi",
-        "flask-requirements",
-        "poetry-starlette",
-        "src-layout",
-    ] {
+    for name in FIXTURES {
         let pyship = Pyship::new();
         let project = fixture(name);
         init_ok(&pyship, project.path(), &["--healthcheck"]);

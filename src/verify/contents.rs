@@ -199,34 +199,7 @@ fn secret_in(path: &str, bytes: &[u8]) -> Option<String> {
     if let Some(what) = credential_file {
         return Some(what.into());
     }
-    token_in(&text).map(|kind| format!("a {kind}"))
-}
-
-/// Well-known token shapes: a fixed prefix followed by enough token characters.
-pub fn token_in(text: &str) -> Option<&'static str> {
-    const SHAPES: &[(&str, usize, &str)] = &[
-        ("ghp_", 36, "GitHub token"),
-        ("gho_", 36, "GitHub token"),
-        ("ghs_", 36, "GitHub token"),
-        ("ghu_", 36, "GitHub token"),
-        ("github_pat_", 40, "GitHub token"),
-        ("glpat-", 20, "GitLab token"),
-        ("xoxb-", 20, "Slack token"),
-        ("xoxp-", 20, "Slack token"),
-        ("sk_live_", 20, "Stripe key"),
-        ("AKIA", 16, "AWS access key"),
-        ("pypi-AgEI", 40, "PyPI token"),
-    ];
-    SHAPES.iter().find_map(|(prefix, len, kind)| {
-        text.match_indices(prefix).find_map(|(at, _)| {
-            let before_ok = at == 0 || !text.as_bytes()[at - 1].is_ascii_alphanumeric();
-            let run = text[at + prefix.len()..]
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
-                .count();
-            (before_ok && run >= *len).then_some(*kind)
-        })
-    })
+    crate::secrets::token_in(&text).map(|kind| format!("a {kind}"))
 }
 
 /// Build tools and caches that have no place at run time.
@@ -293,13 +266,6 @@ mod tests {
 
     #[test]
     fn finds_tokens_keys_and_env_files_but_not_lookalikes() {
-        assert_eq!(
-            token_in("export T=ghp_0123456789abcdefghijklmnopqrstuvwxyz"),
-            Some("GitHub token")
-        );
-        assert_eq!(token_in("key AKIAIOSFODNN7EXAMPLE"), Some("AWS access key"));
-        assert_eq!(token_in("ghp_short"), None);
-        assert_eq!(token_in("XAKIAIOSFODNN7EXAMPLE"), None);
         assert_eq!(
             secret_in("app/.env", b"A=1").as_deref(),
             Some("an .env file")

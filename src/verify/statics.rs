@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 
 use crate::base::BaseImage;
+use crate::secrets::{secret_variable, token_in};
 use crate::verify::check::Check;
-use crate::verify::contents::{Contents, installed_names, token_in};
+use crate::verify::contents::{Contents, installed_names};
 
 /// Tools that belong to development, reported when no lock says what is dev-only.
 const COMMON_DEV_TOOLS: &[&str] = &[
@@ -26,19 +27,6 @@ const COMMON_DEV_TOOLS: &[&str] = &[
     "hypothesis",
     "bandit",
     "pyright",
-];
-
-/// Names that say a value is a secret.
-const SECRET_NAME_PARTS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-    "ACCESS_KEY",
-    "CREDENTIAL",
 ];
 
 pub fn checks(
@@ -115,11 +103,8 @@ fn secrets(image: &BaseImage, contents: &Contents) -> Check {
     let mut found = Vec::new();
     for entry in runtime_config(image).env().clone().unwrap_or_default() {
         let (name, value) = entry.split_once('=').unwrap_or((&entry, ""));
-        let upper = name.to_ascii_uppercase();
-        let named_secret = SECRET_NAME_PARTS.iter().any(|part| upper.contains(part))
-            && !value.is_empty()
-            && !upper.ends_with("_FILE")
-            && !upper.ends_with("_PATH");
+        // An empty value leaks nothing, whatever the name says.
+        let named_secret = !value.is_empty() && secret_variable(name, Some(value)).is_some();
         if named_secret || token_in(value).is_some() {
             found.push(format!("ENV {name}"));
         }

@@ -11,7 +11,9 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
         match &instruction.kind {
             Kind::Arg(pairs) | Kind::Env(pairs) => {
                 for pair in pairs {
-                    if let Some(why) = secret_reason(&pair.key, pair.value.as_deref()) {
+                    if let Some(why) =
+                        crate::secrets::secret_variable(&pair.key, pair.value.as_deref())
+                    {
                         out.push(Draft::new(
                             "PS401",
                             pair.span.clone(),
@@ -45,69 +47,6 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
             _ => {}
         }
     }
-}
-
-/// Why a variable looks secret, if it does: its name or its value.
-fn secret_reason(key: &str, value: Option<&str>) -> Option<&'static str> {
-    let upper = key.to_ascii_uppercase();
-    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    let indirect = [
-        "FILE",
-        "PATH",
-        "DIR",
-        "ID",
-        "NAME",
-        "URL",
-        "HOST",
-        "PORT",
-        "USER",
-        "USERNAME",
-        "ENDPOINT",
-        "REGION",
-        "EXPIRY",
-        "TTL",
-        "LENGTH",
-        "POLICY",
-        "HASHERS",
-        "ALGORITHM",
-        "HEADER",
-        "TIMEOUT",
-        "LIFETIME",
-        "PREFIX",
-        "ENABLED",
-    ]
-    .contains(parts.last().unwrap_or(&""));
-    let secret_word = parts.iter().any(|p| {
-        matches!(
-            *p,
-            "PASSWORD" | "PASSWD" | "SECRET" | "TOKEN" | "APIKEY" | "CREDENTIALS" | "PASSPHRASE"
-        )
-    }) || upper.contains("API_KEY")
-        || upper.contains("PRIVATE_KEY")
-        || upper.contains("ACCESS_KEY");
-    if secret_word && !indirect {
-        return Some("is named like a secret");
-    }
-    let value = value?;
-    if value.starts_with("ghp_")
-        || value.starts_with("github_pat_")
-        || value.starts_with("glpat-")
-        || value.starts_with("xoxb-")
-        || value.starts_with("xoxp-")
-        || value.starts_with("-----BEGIN")
-        || (value.starts_with("AKIA") && value.len() == 20)
-        || (value.starts_with("sk-") && value.len() >= 24)
-    {
-        return Some("holds a credential");
-    }
-    if let Some((_, rest)) = value.split_once("://")
-        && let Some((userinfo, _)) = rest.split_once('@')
-        && userinfo.contains(':')
-        && !userinfo.ends_with(':')
-    {
-        return Some("holds a URL with a password");
-    }
-    None
 }
 
 /// What kind of credential a copied path looks like.
@@ -238,20 +177,6 @@ fn add(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_names_and_values() {
-        assert!(secret_reason("DJANGO_SECRET_KEY", Some("x")).is_some());
-        assert!(secret_reason("GITHUB_TOKEN", None).is_some());
-        assert!(secret_reason("DB_PASSWORD", Some("")).is_some());
-        assert!(secret_reason("PIP_INDEX_URL", Some("https://u:p@pypi.example/simple")).is_some());
-        assert!(secret_reason("TOKENIZERS_PARALLELISM", Some("false")).is_none());
-        assert!(secret_reason("SECRET_KEY_FILE", Some("/run/secrets/key")).is_none());
-        assert!(secret_reason("PASSWORD_MIN_LENGTH", Some("12")).is_none());
-        assert!(secret_reason("JWT_TOKEN_LIFETIME", Some("3600")).is_none());
-        assert!(secret_reason("PIP_INDEX_URL", Some("https://pypi.example/simple")).is_none());
-        assert!(secret_reason("RELEASE", Some("ghp_abcdef")).is_some());
-    }
 
     #[test]
     fn credential_files() {
