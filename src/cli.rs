@@ -8,13 +8,13 @@ use clap::{Parser, Subcommand};
 /// Build, lint and verify production container images for Python web services.
 #[derive(Debug, Parser)]
 #[command(name = "pyship", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     Build(crate::build::BuildArgs),
     Init(crate::init::InitArgs),
     Lint(crate::lint::LintArgs),
@@ -34,17 +34,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            eprintln!("error: {}", crate::error::one_line(&err));
             ExitCode::from(2)
         }
     }
-}
-
-/// Joins an error and its causes into one line, outermost first.
-pub fn one_line(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(|cause| cause.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ")
 }

@@ -3,11 +3,13 @@
 
 use std::str::FromStr;
 
-use crate::layer::Tree;
+use crate::oci::layer::Tree;
+use crate::oci::platform::ImagePlatform;
+use crate::python::target::Target;
 
 /// Parses `text` as uv.lock and, if it parses, walks it for a Linux target.
 pub fn uv_lock(text: &str) {
-    let Ok(lock) = crate::lock::UvLock::parse_str(text) else {
+    let Ok(lock) = crate::python::lock::UvLock::parse_str(text) else {
         return;
     };
     let Ok(dir) = tempfile::tempdir() else { return };
@@ -16,31 +18,33 @@ pub fn uv_lock(text: &str) {
     if std::fs::write(dir.path().join("pyproject.toml"), pyproject).is_err() {
         return;
     }
-    let Ok(project) = crate::project::Project::read(dir.path()) else {
+    let Ok(project) = crate::python::project::Project::read(dir.path()) else {
         return;
     };
     let _ = lock.ensure_fresh(&project);
-    let target = crate::target::Target::linux_cpython("x86_64", "3.11.9");
+    let Ok(target) = Target::bookworm(ImagePlatform::Amd64, "3.11.9") else {
+        return;
+    };
     if let (Ok(packages), Ok(tags)) = (
         lock.runtime_packages(&project, &target.marker_environment()),
         target.tags(),
     ) {
         for package in packages {
-            let _ = crate::wheel::choose(package, &tags, "fuzz");
+            let _ = crate::python::wheel::choose(package, &tags, &target);
         }
     }
 }
 
 /// Parses `text` as every kind of image name pyship accepts.
 pub fn reference(text: &str) {
-    if let Ok(reference) = crate::reference::Reference::from_str(text) {
+    if let Ok(reference) = crate::oci::reference::Reference::from_str(text) {
         // Display must give something that parses back to the same reference.
-        let again = crate::reference::Reference::from_str(&reference.to_string())
+        let again = crate::oci::reference::Reference::from_str(&reference.to_string())
             .expect("a displayed reference parses");
         assert_eq!(again, reference);
     }
-    let _ = crate::base::BaseSource::from_str(text);
-    let _ = crate::output::Output::from_str(text);
+    let _ = crate::transport::ImageSource::from_str(text);
+    let _ = crate::transport::Destination::from_str(text);
 }
 
 /// Installs `bytes` as a wheel; whatever it installs must stay under the venv.
@@ -51,17 +55,17 @@ pub fn wheel(bytes: &[u8]) {
     if std::io::Write::write_all(&mut file, bytes).is_err() {
         return;
     }
-    let choice = crate::wheel::WheelChoice {
+    let choice = crate::python::wheel::WheelChoice {
         package: "fuzz".into(),
         version: "1.0".into(),
         filename: "fuzz-1.0-py3-none-any.whl".into(),
         url: String::new(),
-        sha256: crate::cache::Digest::of(bytes),
+        sha256: crate::store::Digest::of(bytes),
         size: None,
     };
-    let venv = crate::venv::Venv::new("/app/.venv", "3.11");
+    let venv = crate::python::venv::Venv::new(crate::contract::VENV_DIR, "3.11");
     let mut tree = Tree::new();
-    if crate::wheel::install(file.path(), &choice, &venv, &mut tree).is_ok() {
+    if crate::python::wheel::install(file.path(), &choice, &venv, &mut tree).is_ok() {
         assert!(
             tree.paths().all(|p| p.starts_with("app/.venv/")),
             "a wheel escaped the venv"

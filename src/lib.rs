@@ -1,33 +1,21 @@
 //! pyship: a Python web service in, a production container image out.
 //!
-//! Data flows one way: project → plan → layers → image → output.
+//! Data flows one way: project → plan → layers → image → output. `ARCHITECTURE.md`
+//! is the map of the modules below.
 
-pub mod base;
-pub mod build;
-pub mod cache;
+mod build;
 pub mod cli;
+pub mod contract;
 pub mod dockerfile;
-pub mod dockerignore;
-pub mod download;
-pub mod entrypoint;
+mod dockerignore;
+mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod http;
-pub mod image;
-pub mod init;
-pub mod inspect;
-pub mod layer;
-pub mod layer_read;
+mod init;
 pub mod lint;
-pub mod lock;
-pub mod output;
-pub mod progress;
-pub mod project;
-pub mod reference;
-pub mod registry;
-pub mod secrets;
-pub mod source;
-pub mod target;
-pub mod venv;
-pub mod verify;
-pub mod wheel;
+mod oci;
+mod python;
+mod secrets;
+mod store;
+mod transport;
+mod verify;

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use super::lockfile::Lockfile;
-use super::service::{APP_DIR, APP_UID, POETRY_VERSION, Service, VENV_DIR};
+use super::service::{POETRY_VERSION, Service};
+use crate::contract::{APP_DIR, APP_UID, VENV_DIR};
 
 /// The private-index credentials mount: present only while installing, never in a layer.
 const NETRC: &str = "--mount=type=secret,id=netrc,target=/root/.netrc";

@@ -1,7 +1,7 @@
 //! `.dockerignore`: the paths `pyship build` never ships, plus build and test output,
 //! so `COPY . .` sends neither secrets nor junk to the builder.
 
-use crate::source::ALWAYS_EXCLUDED;
+use crate::python::source::ALWAYS_EXCLUDED;
 
 /// Output of builds and test runs: never source, often large, sometimes sensitive.
 const ARTEFACTS: &[&str] = &[

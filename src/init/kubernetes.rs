@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::service::{APP_UID, Service};
+use super::service::Service;
+use crate::contract::APP_UID;
 
 /// `image` is the deployed image by digest, `name@sha256:…`.
 pub fn render(service: &Service, image: &str) -> String {

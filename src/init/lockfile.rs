@@ -6,9 +6,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::lock::{UvLock, normalize};
-use crate::project::Project;
-use crate::target::Target;
+use crate::oci::platform::ImagePlatform;
+use crate::python::lock::{UvLock, normalize};
+use crate::python::project::Project;
+use crate::python::target::Target;
 
 /// The file that pins what the image installs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl Lockfile {
             Lockfile::Uv => {
                 let lock = UvLock::read(project)?;
                 lock.ensure_fresh(project)?;
-                let target = Target::linux_cpython("x86_64", &format!("{python_xy}.0"));
+                let target = Target::bookworm(ImagePlatform::Amd64, &format!("{python_xy}.0"))?;
                 let packages = lock.runtime_packages(project, &target.marker_environment())?;
                 Ok(packages.iter().map(|p| normalize(&p.name)).collect())
             }

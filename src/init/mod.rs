@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
-use crate::project::Project;
+use crate::python::project::Project;
 use pin::PinnedImage;
 use service::{InitConfig, Service};
 
@@ -135,7 +135,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     let client = if args.offline {
         None
     } else {
-        Some(crate::http::client()?)
+        Some(crate::store::http::client()?)
     };
     let service = Service::discover(&project, &args, &config, client.as_ref())?;
     let deployed = if selected.contains(&Artefact::Kubernetes) {

@@ -6,9 +6,9 @@ use std::str::FromStr;
 use anyhow::{Context, Result};
 use reqwest::blocking::Client;
 
-use crate::cache::Digest;
-use crate::reference::Reference;
-use crate::registry::Registry;
+use crate::oci::reference::Reference;
+use crate::store::Digest;
+use crate::transport::registry::Registry;
 
 /// An image as the user named it, and its digest when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl PinnedImage {
             Err(err) => PinnedImage {
                 named,
                 digest: None,
-                unpinned_because: Some(crate::cli::one_line(&err)),
+                unpinned_because: Some(crate::error::one_line(&err)),
             },
         })
     }

@@ -7,14 +7,11 @@ use serde::Deserialize;
 use super::InitArgs;
 use super::lockfile::Lockfile;
 use super::pin::PinnedImage;
-use crate::entrypoint::{self, Entrypoint};
-use crate::project::Project;
-use crate::source::SourceFiles;
+use crate::contract::{APP_DIR, DEFAULT_PORT, HEALTH_PATH, VENV_DIR};
+use crate::python::entrypoint::{self, Entrypoint};
+use crate::python::project::Project;
+use crate::python::source::SourceFiles;
 
-pub const APP_DIR: &str = "/app";
-pub const VENV_DIR: &str = "/app/.venv";
-pub const APP_UID: u32 = 1001;
-pub const DEFAULT_PORT: u16 = 8000;
 /// The uv release generated Dockerfiles build with unless told otherwise.
 pub const UV_VERSION: &str = "0.13.9";
 /// The Poetry release that installs poetry.lock projects in the builder stage.
@@ -77,7 +74,7 @@ impl Service {
         config: &InitConfig,
         client: Option<&reqwest::blocking::Client>,
     ) -> Result<Service> {
-        let python_xy = crate::build::wanted_python_xy(project).with_context(|| {
+        let python_xy = crate::python::interpreter::wanted_python_xy(project).with_context(|| {
             format!(
                 "cannot tell which Python {} runs on: add a .python-version file (`uv python pin 3.12`) or requires-python to pyproject.toml",
                 project.name
@@ -104,13 +101,13 @@ impl Service {
             .health_path
             .clone()
             .or_else(|| config.health_path.clone())
-            .unwrap_or_else(|| "/health".to_owned());
+            .unwrap_or_else(|| HEALTH_PATH.to_owned());
         if !health_path.starts_with('/') || health_path.contains(char::is_whitespace) {
             bail!("health path {health_path:?} must be a URL path like /health");
         }
         let base_name = match &args.base {
             Some(base) => base.clone(),
-            None => crate::build::default_base(project)?,
+            None => crate::python::interpreter::default_base(project)?,
         };
         if base_name.starts_with("oci:") || base_name.starts_with("docker-archive:") {
             bail!(

@@ -13,7 +13,20 @@ const BUILD_PUSH: &str =
 const SBOM: &str = "anchore/sbom-action@e22c389904149dbc22b58101806040fa8d37a610 # v0.24.0";
 const SCAN: &str = "anchore/scan-action@e1165082ffb1fe366ebaf02d8526e7c4989ea9d2 # v7.4.0";
 
+/// Logs in to GHCR with the job's own `GITHUB_TOKEN`: every job that touches the
+/// registry starts with it.
+fn ghcr_login() -> String {
+    format!(
+        "      - uses: {LOGIN}
+        with:
+          registry: ghcr.io
+          username: ${{{{ github.actor }}}}
+          password: ${{{{ secrets.GITHUB_TOKEN }}}}"
+    )
+}
+
 pub fn render() -> String {
+    let login = ghcr_login();
     format!(
         "\
 # Builds the image once per push, pushes it to GHCR under an immutable sha-<commit> tag,
@@ -53,11 +66,7 @@ jobs:
           REPOSITORY: ${{{{ github.repository }}}}
         run: echo \"image=ghcr.io/${{REPOSITORY,,}}\" >> \"$GITHUB_OUTPUT\"
       - uses: {SETUP_BUILDX}
-      - uses: {LOGIN}
-        with:
-          registry: ghcr.io
-          username: ${{{{ github.actor }}}}
-          password: ${{{{ secrets.GITHUB_TOKEN }}}}
+{login}
       - id: meta
         uses: {METADATA}
         with:
@@ -86,11 +95,7 @@ jobs:
       contents: read
       packages: read # pull the image just pushed
     steps:
-      - uses: {LOGIN}
-        with:
-          registry: ghcr.io
-          username: ${{{{ github.actor }}}}
-          password: ${{{{ secrets.GITHUB_TOKEN }}}}
+{login}
       - name: SBOM of the pushed digest
         uses: {SBOM}
         with:
@@ -114,11 +119,7 @@ jobs:
       packages: write # move tags on GHCR
     steps:
       - uses: {SETUP_BUILDX}
-      - uses: {LOGIN}
-        with:
-          registry: ghcr.io
-          username: ${{{{ github.actor }}}}
-          password: ${{{{ secrets.GITHUB_TOKEN }}}}
+{login}
       - id: meta
         uses: {METADATA}
         with:

@@ -7,15 +7,18 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 
-use crate::base::BaseImage;
-use crate::cache::Cache;
-use crate::layer_read::{self, Change};
-use crate::lock::normalize;
+use crate::oci::facts::{BaseFacts, FactsScan};
+use crate::oci::walk::{self, Walk};
+use crate::python::lock::normalize;
+use crate::store::Cache;
+use crate::transport::ResolvedImage;
 
 /// A secret found in a layer.
 #[derive(Debug, Clone)]
 pub struct SecretFile {
     pub path: String,
+    /// The path as the layer's tar names it, for the merged filesystem.
+    layer_path: String,
     pub layer: usize,
     pub what: String,
     /// True when a later layer deleted the file: it is still in the image's history.
@@ -41,86 +44,82 @@ pub struct Contents {
 /// Files larger than this are not read for secret patterns (keys and tokens are small).
 const SCAN_LIMIT: u64 = 256 * 1024;
 
+/// How much of `/etc/passwd` or a distribution's METADATA is read: the fields wanted
+/// come first, and a long description must not cost memory.
+const METADATA_LIMIT: u64 = 1024 * 1024;
+
 impl Contents {
-    pub fn read(image: &BaseImage, cache: &Cache) -> Result<Contents> {
-        let mut present: BTreeMap<String, usize> = BTreeMap::new();
+    /// Reads every layer once, for the static checks and for the image's facts (its
+    /// interpreter and libc) alike.
+    pub fn read(image: &ResolvedImage, cache: &Cache) -> Result<(Contents, BaseFacts)> {
+        let mut walk = Walk::default();
+        let mut facts = FactsScan::default();
         let mut contents = Contents::default();
         let mut dists: BTreeMap<String, Distribution> = BTreeMap::new();
         for (index, layer) in image.layers.iter().enumerate() {
-            let reader = layer_read::open(cache, layer)?;
-            contents
-                .scan_layer(reader, index, &mut present, &mut dists)
-                .with_context(|| format!("cannot read layer {} ({})", index + 1, layer.digest))?;
+            let reader = walk::open(cache, layer)?;
+            walk.layer(reader, |path, index, entry| {
+                facts.visit(path, index, entry)?;
+                contents.visit(path, index, entry, &mut dists)
+            })
+            .with_context(|| format!("cannot read layer {} ({})", index + 1, layer.digest))?;
         }
         for secret in &mut contents.secrets {
-            secret.deleted = present.get(&secret.path) != Some(&secret.layer);
+            secret.deleted = !walk.survives(&secret.layer_path, secret.layer);
         }
         contents.distributions = dists
             .into_iter()
-            .filter(|(dir, _)| present.contains_key(&format!("{dir}/METADATA")))
+            .filter(|(dir, _)| walk.contains(&format!("{dir}/METADATA")))
             .map(|(_, d)| d)
             .collect();
-        contents.tooling = present
-            .keys()
+        contents.tooling = walk
+            .paths()
             .filter_map(|path| tooling(path).map(|what| (format!("/{path}"), what.to_owned())))
             .collect();
         dedupe_tooling(&mut contents.tooling);
-        Ok(contents)
+        Ok((contents, facts.finish(&walk, &image.config)))
     }
 
-    fn scan_layer(
+    /// Looks at one entry; the walk has already applied whiteouts.
+    fn visit<R: Read>(
         &mut self,
-        reader: impl Read,
+        path: &str,
         index: usize,
-        present: &mut BTreeMap<String, usize>,
+        entry: &mut tar::Entry<'_, R>,
         dists: &mut BTreeMap<String, Distribution>,
     ) -> Result<()> {
-        let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let path = layer_read::entry_path(&entry)?;
-            match layer_read::change(&path) {
-                Change::Opaque(dir) => {
-                    let below = format!("{dir}/");
-                    present.retain(|p, layer| *layer == index || !p.starts_with(&below));
-                    continue;
-                }
-                Change::Delete(gone) => {
-                    layer_read::delete(present, &gone);
-                    continue;
-                }
-                Change::Entry => {}
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Ok(());
+        }
+        let size = entry.header().size().unwrap_or(0);
+        let wants_text = path == "etc/passwd"
+            || path.ends_with(".dist-info/METADATA")
+            || (size <= SCAN_LIMIT && scan_for_secrets(path));
+        if !wants_text {
+            return Ok(());
+        }
+        // Read at most the limit: the header's size is the input's claim, not a fact.
+        let mut bytes = Vec::new();
+        entry
+            .take(SCAN_LIMIT.max(METADATA_LIMIT))
+            .read_to_end(&mut bytes)?;
+        if path == "etc/passwd" {
+            self.passwd = Some(String::from_utf8_lossy(&bytes).into_owned());
+        } else if let Some(dist_dir) = path
+            .strip_suffix("/METADATA")
+            .filter(|d| d.ends_with(".dist-info"))
+        {
+            if let Some(dist) = read_metadata(&bytes) {
+                dists.insert(dist_dir.to_owned(), dist);
             }
-            present.insert(path.clone(), index);
-            if entry.header().entry_type() != tar::EntryType::Regular {
-                continue;
-            }
-            let size = entry.header().size().unwrap_or(0);
-            let wants_text = path == "etc/passwd"
-                || path.ends_with(".dist-info/METADATA")
-                || (size <= SCAN_LIMIT && scan_for_secrets(&path));
-            if !wants_text {
-                continue;
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            entry.read_to_end(&mut bytes)?;
-            if path == "etc/passwd" {
-                self.passwd = Some(String::from_utf8_lossy(&bytes).into_owned());
-            } else if let Some(dist_dir) = path
-                .strip_suffix("/METADATA")
-                .filter(|d| d.ends_with(".dist-info"))
-            {
-                if let Some(dist) = read_metadata(&bytes) {
-                    dists.insert(dist_dir.to_owned(), dist);
-                }
-            } else if let Some(what) = secret_in(&path, &bytes) {
-                self.secrets.push(SecretFile {
-                    path: format!("/{path}"),
-                    layer: index,
-                    what,
-                    deleted: false,
-                });
-            }
+        } else if let Some(what) = secret_in(path, &bytes) {
+            self.secrets.push(SecretFile {
+                path: format!("/{path}"),
+                layer_path: path.to_owned(),
+                layer: index,
+                what,
+                deleted: false,
+            });
         }
         Ok(())
     }

@@ -17,13 +17,15 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::base::{BaseImage, BaseSource};
-use crate::cache::Cache;
-use crate::image::Image;
-use crate::progress::Progress;
-use crate::project::Project;
-use crate::reference::Reference;
-use crate::target::ImagePlatform;
+use crate::contract::{DEFAULT_PORT, HEALTH_PATH};
+use crate::oci::Reference;
+use crate::oci::facts::BaseFacts;
+use crate::oci::platform::ImagePlatform;
+use crate::python::project::Project;
+use crate::python::target::Target;
+use crate::store::{Cache, Progress};
+use crate::transport::engine::Engine;
+use crate::transport::{ImageSource, ResolvedImage};
 
 pub use check::{Check, Status};
 pub use rebuild::Via;
@@ -119,20 +121,20 @@ struct VerifyConfig {
 
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
-    let client = crate::http::client()?;
+    let client = crate::store::http::client()?;
     let progress = Progress::new(args.format != report::Format::Human);
     let project = args.project.as_deref().map(Project::read).transpose()?;
     let config = verify_config(project.as_ref())?;
-    let source = BaseSource::from_str(&args.image).with_context(|| format!("{:?} is not an image (use a registry reference, oci:DIR, docker-archive:FILE or docker:NAME)", args.image))?;
+    let source = ImageSource::from_str(&args.image).with_context(|| format!("{:?} is not an image (use a registry reference, oci:DIR, docker-archive:FILE or docker:NAME)", args.image))?;
     let platform = ImagePlatform::from_str(&args.platform)?;
-    let image = BaseImage::resolve(&source, platform, &client, &cache)
+    let image = source
+        .resolve(platform, &client, &cache)
         .with_context(|| format!("cannot read the image {}", args.image))?;
     image.fetch_layers(&cache, &progress)?;
 
-    let contents = contents::Contents::read(&image, &cache)?;
-    let facts = crate::inspect::BaseFacts::of(&image, &cache, &progress)?;
+    let (contents, facts) = contents::Contents::read(&image, &cache)?;
     let dev_only = match &project {
-        Some(project) => Some(dev_only_packages(project, &facts)?),
+        Some(project) => Some(dev_only_packages(project, &facts, platform)?),
         None => None,
     };
     let skip: Vec<String> = args.skip.iter().chain(&config.skip).cloned().collect();
@@ -141,12 +143,12 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     if args.static_only {
         progress.line("--static-only: runtime checks not run");
     } else {
-        let engine_program = crate::output::engine().map_err(|_| {
+        let engine = Engine::detect().map_err(|_| {
             anyhow::anyhow!(
                 "runtime checks need docker or podman on PATH: install one, or pass --static-only"
             )
         })?;
-        let mut engine = runtime::Engine::new(engine_program);
+        let mut engine = runtime::Session::new(engine);
         let name = engine_image(&source, &image, &mut engine, &cache)?;
         let options = runtime_options(&args, &config, &image)?;
         checks.extend(runtime::checks(&engine, &name, &options)?);
@@ -181,37 +183,38 @@ fn verify_config(project: Option<&Project>) -> Result<VerifyConfig> {
     })
 }
 
+/// The lock's dev-only packages, for the image's own platform, libc and Python.
 fn dev_only_packages(
     project: &Project,
-    facts: &crate::inspect::BaseFacts,
+    facts: &BaseFacts,
+    platform: ImagePlatform,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let lock = crate::lock::UvLock::read(project)?;
+    let lock = crate::python::lock::UvLock::read(project)?;
+    // An image without a Python of its own is judged as the project's default base.
     let python = facts
         .interpreters
         .first()
-        .map(|i| {
-            i.full
-                .clone()
-                .unwrap_or_else(|| format!("{}.{}.0", i.major, i.minor))
-        })
+        .map(|i| i.full_version())
         .unwrap_or_else(|| "3.12.0".to_owned());
-    let target = crate::target::Target::linux_cpython("x86_64", &python);
+    let target = match facts.libc {
+        Some(libc) => Target::new(platform, libc, &python)?,
+        None => Target::bookworm(platform, &python)?,
+    };
     lock.dev_only_packages(project, &target.marker_environment())
 }
 
 /// The image's name in the engine: loaded from pyship's cache unless it is there already.
 fn engine_image(
-    source: &BaseSource,
-    image: &BaseImage,
-    engine: &mut runtime::Engine,
+    source: &ImageSource,
+    image: &ResolvedImage,
+    engine: &mut runtime::Session,
     cache: &Cache,
 ) -> Result<String> {
-    if let BaseSource::Engine(name) = source {
+    if let ImageSource::Engine(name) = source {
         return Ok(name.clone());
     }
     let tag = Reference::from_str(&format!("pyship-verify/run-{}:latest", engine.run_id()))?;
-    let loadable = Image::from_resolved(image, cache)?;
-    crate::output::load(&loadable, &tag, cache)?;
+    engine.engine().load(&image.as_image(cache)?, &tag, cache)?;
     engine.adopt_image(tag.to_string());
     Ok(tag.to_string())
 }
@@ -219,7 +222,7 @@ fn engine_image(
 fn runtime_options(
     args: &VerifyArgs,
     config: &VerifyConfig,
-    image: &BaseImage,
+    image: &ResolvedImage,
 ) -> Result<runtime::RuntimeOptions> {
     let runtime = image.config.config().clone().unwrap_or_default();
     let exposed = runtime
@@ -255,12 +258,12 @@ fn runtime_options(
             .or(config.port)
             .or(exposed)
             .or(env_port)
-            .unwrap_or(8000),
+            .unwrap_or(DEFAULT_PORT),
         health_path: args
             .health_path
             .clone()
             .or_else(|| config.health_path.clone())
-            .unwrap_or_else(|| "/health".into()),
+            .unwrap_or_else(|| HEALTH_PATH.into()),
         health_timeout: Duration::from_secs(
             args.health_timeout.or(config.health_timeout).unwrap_or(30),
         ),

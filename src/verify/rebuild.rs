@@ -6,6 +6,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::build::summary::{BuildSummary, LayerRole};
+use crate::transport::engine::Engine;
 use crate::verify::check::Check;
 
 const ID: &str = "dependency-cache";
@@ -29,7 +31,7 @@ pub fn check(project: &Path, via: Via, base: Option<&str>) -> Result<Check> {
 }
 
 fn with_pyship(copy: &Path, base: Option<&str>, scratch: &Path) -> Result<Check> {
-    let build = |name: &str| -> Result<Vec<String>> {
+    let build = |name: &str| -> Result<BuildSummary> {
         let exe = std::env::current_exe()?;
         let mut command = Command::new(exe);
         command
@@ -51,46 +53,40 @@ fn with_pyship(copy: &Path, base: Option<&str>, scratch: &Path) -> Result<Check>
                     .unwrap_or("")
             );
         }
-        let summary: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-        Ok(summary["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l["digest"].as_str().map(str::to_owned))
-            .collect())
+        serde_json::from_slice(&out.stdout).context("pyship build printed no summary")
     };
     let before = build("before")?;
     touch_source(copy)?;
     let after = build("after")?;
+    let digest = |summary: &BuildSummary, role| summary.layer(role).map(|l| l.digest.clone());
     let (Some(dep_before), Some(dep_after)) = (
-        before.get(before.len().wrapping_sub(2)),
-        after.get(after.len().wrapping_sub(2)),
+        digest(&before, LayerRole::Dependencies),
+        digest(&after, LayerRole::Dependencies),
     ) else {
         bail!("pyship build reported no dependency layer");
     };
-    Ok(
-        if dep_before == dep_after && before.last() != after.last() {
-            Check::pass(
-                ID,
-                TITLE,
-                format!("dependency layer {dep_after} kept; only the project layer changed"),
-            )
-        } else if dep_before != dep_after {
-            Check::fail(
-                ID,
-                TITLE,
-                format!("dependency layer changed from {dep_before} to {dep_after}"),
-                "keep dependency installs independent of source files",
-            )
-        } else {
-            Check::fail(
-                ID,
-                TITLE,
-                "the project layer did not change after a source edit",
-                "make sure the source files are in the image",
-            )
-        },
-    )
+    let project_changed = digest(&before, LayerRole::Project) != digest(&after, LayerRole::Project);
+    Ok(if dep_before == dep_after && project_changed {
+        Check::pass(
+            ID,
+            TITLE,
+            format!("dependency layer {dep_after} kept; only the project layer changed"),
+        )
+    } else if dep_before != dep_after {
+        Check::fail(
+            ID,
+            TITLE,
+            format!("dependency layer changed from {dep_before} to {dep_after}"),
+            "keep dependency installs independent of source files",
+        )
+    } else {
+        Check::fail(
+            ID,
+            TITLE,
+            "the project layer did not change after a source edit",
+            "make sure the source files are in the image",
+        )
+    })
 }
 
 /// Builds twice with BuildKit and reads which steps were cached the second time.
@@ -99,30 +95,21 @@ fn with_docker(copy: &Path) -> Result<Check> {
     if !dockerfile.is_file() {
         bail!("--via docker needs a Dockerfile in the project (write one with `pyship init`)");
     }
-    let engine = crate::output::engine()?;
-    let build = || -> Result<String> {
-        let out = Command::new(&engine)
-            .args(["build", "--network", "host", "--progress", "plain", "-q"])
+    let engine = Engine::detect()?;
+    let docker_build = |extra: &[&str]| {
+        let mut command = engine.command();
+        command
+            .args(["build", "--network", "host", "--progress", "plain"])
+            .args(extra)
             .env("DOCKER_BUILDKIT", "1")
-            .arg(copy)
-            .output()
-            .context("cannot run docker build")?;
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !out.status.success() {
-            bail!(
-                "docker build of the project failed: {}",
-                log.trim().lines().last().unwrap_or("")
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .arg(copy);
+        command
     };
-    build()?;
+    engine.ok(&mut docker_build(&["-q"]), "fix the project's Dockerfile")?;
     touch_source(copy)?;
-    let out = Command::new(&engine)
-        .args(["build", "--network", "host", "--progress", "plain"])
-        .env("DOCKER_BUILDKIT", "1")
-        .arg(copy)
-        .output()?;
+    let mut again = docker_build(&[]);
+    let out = engine.output(&mut again)?;
+    engine.check(&again, &out, "fix the project's Dockerfile")?;
     let log = String::from_utf8_lossy(&out.stderr);
     let install_steps: Vec<&str> = log.lines().filter(|l| is_install_step(l)).collect();
     if install_steps.is_empty() {

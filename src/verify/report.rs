@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::base::BaseImage;
-use crate::inspect::BaseFacts;
+use crate::oci::facts::BaseFacts;
+use crate::transport::ResolvedImage;
 use crate::verify::check::{Check, Status};
 use crate::verify::contents::Contents;
 
@@ -32,7 +32,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(name: &str, image: &BaseImage, contents: &Contents, facts: &BaseFacts) -> Summary {
+    pub fn new(
+        name: &str,
+        image: &ResolvedImage,
+        contents: &Contents,
+        facts: &BaseFacts,
+    ) -> Summary {
         let history: Vec<String> = image
             .config
             .history()

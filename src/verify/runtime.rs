@@ -2,11 +2,12 @@
 //! production deployment. Every container and image this creates carries the label
 //! `pyship.verify=<run>` and is removed when the run ends, fails or is interrupted.
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
+use crate::contract::HARDENED_RUN_FLAGS;
+use crate::transport::engine::Engine;
 use crate::verify::check::Check;
 
 /// The label on everything a verify run creates.
@@ -22,15 +23,15 @@ pub struct RuntimeOptions {
     pub require_env: Vec<String>,
 }
 
-/// An engine session: removes what it created when dropped.
-pub struct Engine {
-    program: String,
+/// One verify run's use of the engine: removes what it created when dropped.
+pub struct Session {
+    engine: Engine,
     run: String,
     loaded_image: Option<String>,
 }
 
-impl Engine {
-    pub fn new(program: String) -> Engine {
+impl Session {
+    pub fn new(engine: Engine) -> Session {
         let run = format!(
             "{}-{}",
             std::process::id(),
@@ -38,13 +39,17 @@ impl Engine {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
         );
-        let engine = Engine {
-            program,
+        let session = Session {
+            engine,
             run,
             loaded_image: None,
         };
-        engine.cleanup_on_interrupt();
-        engine
+        session.cleanup_on_interrupt();
+        session
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     pub fn run_id(&self) -> &str {
@@ -56,48 +61,26 @@ impl Engine {
         self.loaded_image = Some(name);
     }
 
-    fn command(&self, args: &[&str]) -> Result<Output> {
-        Command::new(&self.program)
-            .args(args)
-            .output()
-            .with_context(|| format!("cannot run `{}`", self.program))
+    /// Runs an engine command; its trimmed stdout, or an error with the engine's reason.
+    fn ok(&self, args: &[&str]) -> Result<String> {
+        self.engine.ok(self.engine.command().args(args), "")
     }
 
-    fn ok(&self, args: &[&str]) -> Result<String> {
-        let out = self.command(args)?;
-        if !out.status.success() {
-            bail!(
-                "`{} {}` failed: {}",
-                self.program,
-                args.first().unwrap_or(&""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    /// Runs an engine command whatever its outcome (for cleanup and logs).
+    fn run(&self, args: &[&str]) -> Result<std::process::Output> {
+        self.engine.output(self.engine.command().args(args))
     }
 
     /// Starts `image` detached with the hardened flags and `env`.
     fn start(&self, image: &str, port: u16, env: &[(String, String)]) -> Result<Container<'_>> {
         let label = format!("{LABEL}={}", self.run);
         let publish = format!("127.0.0.1::{port}");
-        let mut args: Vec<String> = [
-            "run",
-            "-d",
-            "--label",
-            &label,
-            "--read-only",
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--tmpfs",
-            "/tmp",
-            "-p",
-            &publish,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = ["run", "-d", "--label", &label]
+            .iter()
+            .chain(HARDENED_RUN_FLAGS)
+            .chain(&["-p", &publish])
+            .map(|s| s.to_string())
+            .collect();
         for (key, value) in env {
             args.push("-e".into());
             args.push(format!("{key}={value}"));
@@ -105,58 +88,53 @@ impl Engine {
         args.push(image.to_owned());
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let id = self.ok(&argv).context("cannot start the image")?;
-        Ok(Container { engine: self, id })
+        Ok(Container { session: self, id })
     }
 
     /// Registers a Ctrl-C handler that removes this run's containers and image.
     fn cleanup_on_interrupt(&self) {
-        let (program, run) = (self.program.clone(), self.run.clone());
+        let (engine, run) = (self.engine.clone(), self.run.clone());
         let _ = ctrlc::set_handler(move || {
-            remove_labelled(&program, &run);
+            remove_labelled(&engine, &run);
             eprintln!("interrupted: removed the containers this run started");
             std::process::exit(130);
         });
     }
 }
 
-impl Drop for Engine {
+impl Drop for Session {
     fn drop(&mut self) {
-        remove_labelled(&self.program, &self.run);
+        remove_labelled(&self.engine, &self.run);
         if let Some(image) = &self.loaded_image {
-            let _ = Command::new(&self.program)
-                .args(["rmi", "-f", image])
-                .output();
+            let _ = self.run(&["rmi", "-f", image]);
         }
     }
 }
 
-fn remove_labelled(program: &str, run: &str) {
+fn remove_labelled(engine: &Engine, run: &str) {
     let filter = format!("label={LABEL}={run}");
-    if let Ok(out) = Command::new(program)
-        .args(["ps", "-aq", "--filter", &filter])
-        .output()
-    {
+    if let Ok(out) = engine.output(engine.command().args(["ps", "-aq", "--filter", &filter])) {
         let ids = String::from_utf8_lossy(&out.stdout);
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if !ids.is_empty() {
-            let _ = Command::new(program).args(["rm", "-f"]).args(&ids).output();
+            let _ = engine.output(engine.command().args(["rm", "-f"]).args(&ids));
         }
     }
 }
 
 struct Container<'a> {
-    engine: &'a Engine,
+    session: &'a Session,
     id: String,
 }
 
 impl Container<'_> {
     fn inspect(&self, format: &str) -> Result<String> {
-        self.engine.ok(&["inspect", "-f", format, &self.id])
+        self.session.ok(&["inspect", "-f", format, &self.id])
     }
 
     fn host_port(&self, port: u16) -> Result<u16> {
         let mapping = self
-            .engine
+            .session
             .ok(&["port", &self.id, &format!("{port}/tcp")])?;
         mapping
             .lines()
@@ -170,8 +148,8 @@ impl Container<'_> {
     }
 
     fn logs(&self) -> String {
-        self.engine
-            .command(&["logs", &self.id])
+        self.session
+            .run(&["logs", &self.id])
             .map(|out| {
                 format!(
                     "{}{}",
@@ -189,12 +167,12 @@ impl Container<'_> {
 
 impl Drop for Container<'_> {
     fn drop(&mut self) {
-        let _ = self.engine.command(&["rm", "-f", &self.id]);
+        let _ = self.session.run(&["rm", "-f", &self.id]);
     }
 }
 
 /// Runs the image once for health, user, logs and stop; once more per required variable.
-pub fn checks(engine: &Engine, image: &str, options: &RuntimeOptions) -> Result<Vec<Check>> {
+pub fn checks(engine: &Session, image: &str, options: &RuntimeOptions) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
     let container = engine.start(image, options.port, &options.env)?;
     let health = health(&container, options);
@@ -287,7 +265,7 @@ fn pid1_user(container: &Container<'_>) -> Check {
         .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
         .or_else(|| {
             container
-                .engine
+                .session
                 .ok(&["exec", &container.id, "cat", "/proc/1/status"])
                 .ok()
         });
@@ -366,7 +344,7 @@ fn graceful_stop(container: &Container<'_>, grace: Duration) -> Check {
     let started = Instant::now();
     let grace_secs = grace.as_secs().to_string();
     if let Err(err) = container
-        .engine
+        .session
         .ok(&["stop", "-t", &grace_secs, &container.id])
     {
         return Check::fail(ID, TITLE, err.to_string(), "check the engine");
@@ -390,7 +368,7 @@ fn graceful_stop(container: &Container<'_>, grace: Duration) -> Check {
 }
 
 fn required_env(
-    engine: &Engine,
+    engine: &Session,
     image: &str,
     options: &RuntimeOptions,
     name: &str,

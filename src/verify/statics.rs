@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::base::BaseImage;
 use crate::secrets::{secret_variable, token_in};
+use crate::transport::ResolvedImage;
 use crate::verify::check::Check;
 use crate::verify::contents::{Contents, installed_names};
 
@@ -30,7 +30,7 @@ const COMMON_DEV_TOOLS: &[&str] = &[
 ];
 
 pub fn checks(
-    image: &BaseImage,
+    image: &ResolvedImage,
     contents: &Contents,
     dev_only: Option<&BTreeSet<String>>,
 ) -> Vec<Check> {
@@ -44,11 +44,11 @@ pub fn checks(
     ]
 }
 
-fn runtime_config(image: &BaseImage) -> oci_spec::image::Config {
+fn runtime_config(image: &ResolvedImage) -> oci_spec::image::Config {
     image.config.config().clone().unwrap_or_default()
 }
 
-fn user(image: &BaseImage, contents: &Contents) -> Check {
+fn user(image: &ResolvedImage, contents: &Contents) -> Check {
     const ID: &str = "user";
     const TITLE: &str = "runs as a non-root user";
     let fix =
@@ -97,7 +97,7 @@ fn user(image: &BaseImage, contents: &Contents) -> Check {
     }
 }
 
-fn secrets(image: &BaseImage, contents: &Contents) -> Check {
+fn secrets(image: &ResolvedImage, contents: &Contents) -> Check {
     const ID: &str = "secrets";
     const TITLE: &str = "no secrets in config, history or layers";
     let mut found = Vec::new();
@@ -204,7 +204,7 @@ fn tooling(contents: &Contents) -> Check {
     )
 }
 
-fn command(image: &BaseImage) -> Check {
+fn command(image: &ResolvedImage) -> Check {
     const ID: &str = "command";
     const TITLE: &str = "exec-form command, no dev server";
     let config = runtime_config(image);
@@ -259,7 +259,7 @@ fn command(image: &BaseImage) -> Check {
     Check::pass(ID, TITLE, shown)
 }
 
-fn metadata(image: &BaseImage) -> Check {
+fn metadata(image: &ResolvedImage) -> Check {
     const ID: &str = "metadata";
     const TITLE: &str = "OCI labels, base annotations, exposed port";
     let config = runtime_config(image);

@@ -2,70 +2,12 @@
 //! C library and interpreter version. It decides which wheels fit and which markers hold.
 
 use std::fmt;
-use std::str::FromStr;
 
 use anyhow::{Result, bail};
 use uv_pep508::{MarkerEnvironment, MarkerEnvironmentBuilder};
 use uv_platform_tags::{Arch, Os, Platform, Tags, TagsOptions};
 
-/// An OCI platform pyship builds for: always Linux, with an architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImagePlatform {
-    Amd64,
-    Arm64,
-}
-
-impl ImagePlatform {
-    /// The OCI `architecture` value.
-    pub fn oci_arch(self) -> &'static str {
-        match self {
-            Self::Amd64 => "amd64",
-            Self::Arm64 => "arm64",
-        }
-    }
-
-    /// The machine name Python reports (`platform.machine()`).
-    pub fn machine(self) -> &'static str {
-        match self {
-            Self::Amd64 => "x86_64",
-            Self::Arm64 => "aarch64",
-        }
-    }
-}
-
-impl FromStr for ImagePlatform {
-    type Err = anyhow::Error;
-
-    fn from_str(text: &str) -> Result<Self> {
-        match text {
-            "linux/amd64" | "amd64" | "linux/x86_64" => Ok(Self::Amd64),
-            "linux/arm64" | "arm64" | "linux/arm64/v8" | "linux/aarch64" => Ok(Self::Arm64),
-            other => bail!("unsupported platform {other:?}: use linux/amd64 or linux/arm64"),
-        }
-    }
-}
-
-impl fmt::Display for ImagePlatform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "linux/{}", self.oci_arch())
-    }
-}
-
-/// The C library of a base image, which decides manylinux versus musllinux wheels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Libc {
-    Glibc { major: u16, minor: u16 },
-    Musl { major: u16, minor: u16 },
-}
-
-impl fmt::Display for Libc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Libc::Glibc { major, minor } => write!(f, "glibc {major}.{minor}"),
-            Libc::Musl { major, minor } => write!(f, "musl {major}.{minor}"),
-        }
-    }
-}
+use crate::oci::platform::{ImagePlatform, Libc};
 
 /// Everything wheel selection and marker evaluation need to know about the image.
 #[derive(Debug, Clone)]
@@ -95,22 +37,10 @@ impl Target {
         })
     }
 
-    /// A glibc 2.36 target, the libc of Debian bookworm (what `python:*-slim` uses).
-    pub fn linux_cpython(machine: &str, python_full: &str) -> Target {
-        let platform = if machine == "aarch64" {
-            ImagePlatform::Arm64
-        } else {
-            ImagePlatform::Amd64
-        };
-        Target::new(
-            platform,
-            Libc::Glibc {
-                major: 2,
-                minor: 36,
-            },
-            python_full,
-        )
-        .expect("a literal version")
+    /// A target on Debian bookworm's glibc 2.36, the libc of the default `python:*-slim`
+    /// bases: for files written before any base is read (`pyship init`) and for tests.
+    pub fn bookworm(platform: ImagePlatform, python_full: &str) -> Result<Target> {
+        Target::new(platform, Libc::BOOKWORM, python_full)
     }
 
     pub fn python_xy(&self) -> String {
@@ -176,6 +106,7 @@ impl fmt::Display for Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
     use uv_distribution_filename::WheelFilename;
 
     fn fits(target: &Target, wheel: &str) -> bool {
@@ -186,7 +117,7 @@ mod tests {
 
     #[test]
     fn glibc_target_takes_manylinux_and_abi3_but_not_musl_or_newer_glibc() {
-        let t = Target::linux_cpython("x86_64", "3.11.2");
+        let t = Target::bookworm(ImagePlatform::Amd64, "3.11.2").unwrap();
         assert!(fits(
             &t,
             "pydantic_core-2.27.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"

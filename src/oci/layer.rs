@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
 
-use crate::cache::{Cache, Digest, HashingWriter};
+use super::Descriptor;
+use super::media_type::OCI_LAYER_GZIP;
+use crate::store::digest::HashingWriter;
+use crate::store::{Cache, Digest};
 
 /// Where a file's bytes come from.
 #[derive(Debug, Clone)]
@@ -53,9 +56,18 @@ pub struct Layer {
     pub size: u64,
 }
 
-const SMALL_LAYER: u64 = 4 << 20;
+impl Layer {
+    /// How a manifest names this layer.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: OCI_LAYER_GZIP.to_owned(),
+            digest: self.digest.clone(),
+            size: self.size,
+        }
+    }
+}
 
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const SMALL_LAYER: u64 = 4 << 20;
 
 impl Entry {
     pub fn file(content: Content, mtime: u64) -> Entry {
@@ -136,6 +148,7 @@ impl Tree {
         Ok(())
     }
 
+    #[cfg(test)]
     pub fn contains(&self, path: &str) -> bool {
         clean(path).is_ok_and(|key| self.entries.contains_key(&key))
     }
@@ -143,14 +156,6 @@ impl Tree {
     /// The paths in the tree, in tar form (no leading slash).
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// The bytes of in-memory file contents (files on disk are counted by their size).

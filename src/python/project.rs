@@ -38,8 +38,10 @@ pub struct PyshipConfig {
     pub port: Option<u16>,
     pub platform: Option<String>,
     pub name: Option<String>,
-    /// The tables of the other commands; read by those commands.
-    pub lint: Option<toml::Value>,
+    /// The tables of the other commands; read by those commands (`lint` reads
+    /// pyproject.toml itself, so its table is only accepted here).
+    #[serde(rename = "lint")]
+    pub _lint: Option<toml::Value>,
     pub verify: Option<toml::Value>,
     pub init: Option<toml::Value>,
 }

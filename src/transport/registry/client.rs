@@ -1,24 +1,20 @@
 //! A client for the OCI distribution API: pull manifests and blobs, push blobs and
-//! manifests. Anonymous, basic and bearer-token auth (the token flow Docker Hub,
-//! GHCR and most registries use), with credentials from `PYSHIP_REGISTRY_USERNAME` /
-//! `PYSHIP_REGISTRY_PASSWORD` or `~/.docker/config.json`.
+//! manifests, answering the registry's auth challenge (basic, or the bearer-token flow
+//! Docker Hub, GHCR and most registries use) with the credentials `auth` finds.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
-use base64::Engine as _;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 
-use crate::cache::{Cache, Digest};
-use crate::reference::Reference;
-
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+use super::auth::{basic, credentials_for, insecure_allowed, parse_param};
+use crate::oci::Reference;
+use crate::oci::media_type::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+use crate::store::atomic::copy_with_progress;
+use crate::store::{Cache, Digest};
 
 /// A registry session for one repository.
 pub struct Registry {
@@ -56,10 +52,6 @@ impl Registry {
             credentials: credentials_for(&reference.registry),
             authorization: Mutex::new(None),
         }
-    }
-
-    pub fn repository(&self) -> &str {
-        &self.repository
     }
 
     /// Fetches a manifest or index by tag or digest.
@@ -334,97 +326,5 @@ impl Registry {
             "cannot reach the registry {} ({cause}): check the address and your network",
             self.display
         )
-    }
-}
-
-fn copy_with_progress(
-    from: &mut dyn Read,
-    to: &mut dyn Write,
-    mut on_chunk: impl FnMut(&[u8]),
-) -> Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = from.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        to.write_all(&buf[..n])?;
-        on_chunk(&buf[..n]);
-    }
-}
-
-/// Registries the user declared as plain HTTP: `PYSHIP_INSECURE_REGISTRIES=host:port,…`.
-fn insecure_allowed(registry: &str) -> bool {
-    std::env::var("PYSHIP_INSECURE_REGISTRIES")
-        .is_ok_and(|list| list.split(',').any(|entry| entry.trim() == registry))
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
-fn parse_param(params: &str, name: &str) -> Option<String> {
-    let start = params.find(&format!("{name}=\""))? + name.len() + 2;
-    let end = params[start..].find('"')? + start;
-    Some(params[start..end].to_owned())
-}
-
-/// Credentials for `registry`: the environment first, then Docker's config file.
-fn credentials_for(registry: &str) -> Option<(String, String)> {
-    if let (Ok(user), Ok(password)) = (
-        std::env::var("PYSHIP_REGISTRY_USERNAME"),
-        std::env::var("PYSHIP_REGISTRY_PASSWORD"),
-    ) {
-        return Some((user, password));
-    }
-    let config = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".docker"))
-        })?
-        .join("config.json");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(config).ok()?).ok()?;
-    let auths = json.get("auths")?.as_object()?;
-    let keys = if registry == "docker.io" {
-        vec![
-            "https://index.docker.io/v1/",
-            "docker.io",
-            "index.docker.io",
-        ]
-    } else {
-        vec![registry]
-    };
-    let encoded = keys
-        .iter()
-        .find_map(|key| auths.get(*key)?.get("auth")?.as_str())?;
-    let decoded = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?,
-    )
-    .ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_challenge_parameters() {
-        let params = r#"realm="https://auth.example/token",service="registry.example",scope="repository:a:pull""#;
-        assert_eq!(
-            parse_param(params, "realm").as_deref(),
-            Some("https://auth.example/token")
-        );
-        assert_eq!(
-            parse_param(params, "service").as_deref(),
-            Some("registry.example")
-        );
-        assert_eq!(parse_param(params, "missing"), None);
     }
 }

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use uv_pep440::VersionSpecifiers;
 use uv_pep508::{MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
 
-use crate::project::Project;
+use super::normalize;
+use crate::python::project::Project;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -393,28 +394,11 @@ impl RequirementKey {
     }
 }
 
-/// PEP 503 name normalization: lowercase, runs of `-_.` become `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut last_dash = false;
-    for ch in name.chars() {
-        if matches!(ch, '-' | '_' | '.') {
-            if !last_dash {
-                out.push('-');
-            }
-            last_dash = true;
-        } else {
-            out.push(ch.to_ascii_lowercase());
-            last_dash = false;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::normalize;
     use super::*;
-    use crate::project::Project;
+    use crate::python::project::Project;
 
     const LOCK: &str = r#"
 version = 1
@@ -486,7 +470,12 @@ source = { registry = "https://example.invalid/simple" }
     }
 
     fn linux_env() -> MarkerEnvironment {
-        crate::target::Target::linux_cpython("x86_64", "3.11.9").marker_environment()
+        crate::python::target::Target::bookworm(
+            crate::oci::platform::ImagePlatform::Amd64,
+            "3.11.9",
+        )
+        .unwrap()
+        .marker_environment()
     }
 
     #[test]

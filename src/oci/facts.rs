@@ -5,14 +5,12 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use oci_spec::image::ImageConfiguration;
 use serde::{Deserialize, Serialize};
 
-use crate::base::BaseImage;
-use crate::cache::Cache;
-use crate::layer_read::{self, Change};
-use crate::progress::Progress;
-use crate::target::Libc;
+use super::platform::Libc;
+use super::walk::Walk;
 
 /// A Python interpreter found in the base.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -23,6 +21,15 @@ pub struct Interpreter {
     pub minor: u8,
     /// The full version when the image or its package database says it.
     pub full: Option<String>,
+}
+
+impl Interpreter {
+    /// Its full version, else X.Y.0 when neither the image nor its package database says.
+    pub fn full_version(&self) -> String {
+        self.full
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}.0", self.major, self.minor))
+    }
 }
 
 /// The facts about a base image that a build depends on.
@@ -42,23 +49,54 @@ enum Seen {
     Exists,
 }
 
-impl BaseFacts {
-    /// The facts of `base`, from the cache or by reading its layers (downloading what
-    /// is missing as it reads).
-    pub fn of(base: &BaseImage, cache: &Cache, progress: &Progress) -> Result<BaseFacts> {
-        if let Some(facts) = cache.record(RECORD, base.config_digest.hex()) {
-            return Ok(facts);
+/// Collects the files facts are made of while a [`Walk`] goes over the layers.
+#[derive(Debug, Default)]
+pub struct FactsScan {
+    seen: BTreeMap<String, (usize, Seen)>,
+}
+
+impl FactsScan {
+    /// Looks at one entry of layer `layer`; the walk has already applied whiteouts.
+    pub fn visit<R: Read>(
+        &mut self,
+        path: &str,
+        layer: usize,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<()> {
+        if !wanted(path) {
+            return Ok(());
         }
-        let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-        base.read_layers(cache, progress, |layer, stream| {
-            scan_layer(stream, &mut seen)
-                .with_context(|| format!("cannot read base layer {}", layer.digest))
-        })?;
-        let facts = BaseFacts::from_seen(&seen, &env_python_version(base));
-        cache.put_record(RECORD, base.config_digest.hex(), &facts)?;
-        Ok(facts)
+        let found = match entry.header().entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => Seen::Link(
+                entry
+                    .link_name()?
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            tar::EntryType::Regular if !path.contains("/bin/") => {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes)?;
+                Seen::File(bytes)
+            }
+            _ => Seen::Exists,
+        };
+        self.seen.insert(path.to_owned(), (layer, found));
+        Ok(())
     }
 
+    /// The facts of the merged filesystem `walk` ended with; `config` is the image's.
+    pub fn finish(self, walk: &Walk, config: &ImageConfiguration) -> BaseFacts {
+        let seen: BTreeMap<String, Seen> = self
+            .seen
+            .into_iter()
+            .filter(|(path, (layer, _))| walk.survives(path, *layer))
+            .map(|(path, (_, found))| (path, found))
+            .collect();
+        BaseFacts::from_seen(&seen, &env_python_version(config))
+    }
+}
+
+impl BaseFacts {
     fn from_seen(seen: &BTreeMap<String, Seen>, env_version: &Option<String>) -> BaseFacts {
         let text = |path: &str| match seen.get(path) {
             Some(Seen::File(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
@@ -96,8 +134,8 @@ impl BaseFacts {
 pub const RECORD: &str = "base-facts-v1";
 
 /// `PYTHON_VERSION=3.12.7` as the official Python images declare it.
-pub fn env_python_version(base: &BaseImage) -> Option<String> {
-    base.config
+pub fn env_python_version(config: &ImageConfiguration) -> Option<String> {
+    config
         .config()
         .as_ref()?
         .env()
@@ -201,88 +239,35 @@ fn wanted(path: &str) -> bool {
         || path.starts_with("lib/ld-musl-")
 }
 
-/// Applies one layer to `seen`: whiteouts delete, entries of interest are recorded.
-fn scan_layer(reader: impl Read, seen: &mut BTreeMap<String, Seen>) -> Result<()> {
-    let mut archive = tar::Archive::new(reader);
-    let mut opaque_dirs = Vec::new();
-    let mut this_layer: Vec<(String, Seen)> = Vec::new();
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = layer_read::entry_path(&entry)?;
-        match layer_read::change(&path) {
-            Change::Opaque(dir) => {
-                opaque_dirs.push(dir);
-                continue;
-            }
-            Change::Delete(gone) => {
-                layer_read::delete(seen, &gone);
-                continue;
-            }
-            Change::Entry => {}
-        }
-        if !wanted(&path) {
-            continue;
-        }
-        let found = match entry.header().entry_type() {
-            tar::EntryType::Symlink | tar::EntryType::Link => Seen::Link(
-                entry
-                    .link_name()?
-                    .map(|l| l.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            tar::EntryType::Regular if !path.contains("/bin/") => {
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes)?;
-                Seen::File(bytes)
-            }
-            _ => Seen::Exists,
-        };
-        this_layer.push((path, found));
-    }
-    for dir in opaque_dirs {
-        let below = format!("{dir}/");
-        seen.retain(|p, _| !p.starts_with(&below));
-    }
-    seen.extend(this_layer);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::walk::tests::layer;
 
-    fn layer(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, bytes) in entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o755);
-            builder.append_data(&mut header, path, *bytes).unwrap();
+    fn scan(layers: &[&[(&str, &[u8])]]) -> BaseFacts {
+        let mut walk = Walk::default();
+        let mut scan = FactsScan::default();
+        for entries in layers {
+            walk.layer(layer(entries).as_slice(), |path, index, entry| {
+                scan.visit(path, index, entry)
+            })
+            .unwrap();
         }
-        builder.into_inner().unwrap()
+        scan.finish(&walk, &ImageConfiguration::default())
     }
 
     #[test]
     fn finds_python_libc_and_users_across_whiteouts() {
-        let mut seen = BTreeMap::new();
-        scan_layer(
-            layer(&[
+        let facts = scan(&[
+            &[
                 ("usr/bin/python3.11", b"ELF"),
                 ("usr/bin/python3.9", b"ELF"),
                 ("usr/lib/x86_64-linux-gnu/libc.so.6", b"..GLIBC_2.17\0GLIBC_2.36\0GLIBC_2.4\0"),
                 ("etc/passwd", b"root:x:0:0:root:/root:/bin/bash\n"),
                 ("var/lib/dpkg/status", b"Package: python3.11-minimal\nStatus: install ok\nVersion: 3.11.2-6+deb12u6\n\n"),
-            ])
-            .as_slice(),
-            &mut seen,
-        )
-        .unwrap();
-        scan_layer(
-            layer(&[("usr/bin/.wh.python3.9", b"")]).as_slice(),
-            &mut seen,
-        )
-        .unwrap();
-        let facts = BaseFacts::from_seen(&seen, &None);
+            ],
+            &[("usr/bin/.wh.python3.9", b"")],
+        ]);
         assert_eq!(facts.interpreters.len(), 1);
         assert_eq!(facts.interpreters[0].path, "/usr/bin/python3.11");
         assert_eq!(facts.interpreters[0].full.as_deref(), Some("3.11.2"));
@@ -298,17 +283,22 @@ mod tests {
 
     #[test]
     fn opaque_directory_hides_lower_layers() {
-        let mut seen = BTreeMap::new();
-        scan_layer(
-            layer(&[("usr/local/bin/python3.12", b"x")]).as_slice(),
-            &mut seen,
-        )
-        .unwrap();
-        scan_layer(
-            layer(&[("usr/local/bin/.wh..wh..opq", b"")]).as_slice(),
-            &mut seen,
-        )
-        .unwrap();
-        assert!(BaseFacts::from_seen(&seen, &None).interpreters.is_empty());
+        let facts = scan(&[
+            &[("usr/local/bin/python3.12", b"x")],
+            &[("usr/local/bin/.wh..wh..opq", b"")],
+        ]);
+        assert!(facts.interpreters.is_empty());
+    }
+
+    #[test]
+    fn a_later_passwd_replaces_the_earlier_one() {
+        let facts = scan(&[
+            &[("etc/passwd", b"root:x:0:0::/:/bin/sh\n")],
+            &[(
+                "etc/passwd",
+                b"root:x:0:0::/:/bin/sh\napp:x:1001:1001::/:/bin/sh\n",
+            )],
+        ]);
+        assert!(facts.passwd.unwrap().contains("app:x:1001"));
     }
 }

@@ -13,10 +13,11 @@ use sha2::{Digest as _, Sha256};
 use uv_distribution_filename::WheelFilename;
 use uv_platform_tags::{TagCompatibility, Tags};
 
-use crate::cache::Digest;
-use crate::layer::{Content, Entry, Tree};
-use crate::lock::{Artifact, LockedPackage};
-use crate::venv::Venv;
+use crate::oci::layer::{Content, Entry, Tree};
+use crate::python::lock::{Artifact, LockedPackage};
+use crate::python::target::Target;
+use crate::python::venv::Venv;
+use crate::store::Digest;
 
 /// The wheel chosen for one locked package.
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ pub struct WheelChoice {
 }
 
 /// Picks the most specific compatible wheel of `package` for `tags`.
-pub fn choose(package: &LockedPackage, tags: &Tags, target: &str) -> Result<WheelChoice> {
+pub fn choose(package: &LockedPackage, tags: &Tags, target: &Target) -> Result<WheelChoice> {
     let mut best: Option<(TagCompatibility, &Artifact, &str)> = None;
     let mut offered = Vec::new();
     for artifact in &package.wheels {
@@ -86,7 +87,7 @@ pub fn choose(package: &LockedPackage, tags: &Tags, target: &str) -> Result<Whee
     })
 }
 
-fn no_wheel_error(package: &LockedPackage, offered: &[String], target: &str) -> anyhow::Error {
+fn no_wheel_error(package: &LockedPackage, offered: &[String], target: &Target) -> anyhow::Error {
     let name = format!("{} {}", package.name, package.version_str());
     if offered.is_empty() {
         let why = if package.sdist.is_some() {
@@ -297,33 +298,21 @@ fn csv_field(text: &str) -> String {
 }
 
 /// Converts a zip (DOS, local time treated as UTC) timestamp to Unix seconds.
+/// A zip member's local time, read as UTC (wheels carry no zone), in Unix seconds.
 fn zip_time_to_unix(time: zip::DateTime) -> Option<u64> {
-    let (y, m, d) = (
-        i64::from(time.year()),
-        i64::from(time.month()),
-        i64::from(time.day()),
-    );
-    if !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    // Days from civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400
-        + i64::from(time.hour()) * 3600
-        + i64::from(time.minute()) * 60
-        + i64::from(time.second());
-    u64::try_from(secs).ok()
+    let civil = jiff::civil::DateTime::try_from(time).ok()?;
+    let seconds = civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()?
+        .timestamp()
+        .as_second();
+    u64::try_from(seconds).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::platform::ImagePlatform;
     use std::io::Write;
 
     fn venv() -> Venv {
@@ -417,10 +406,9 @@ version = "1.0"
 wheels = [{ url = "https://example.invalid/native-1.0-cp312-cp312-macosx_11_0_arm64.whl", hash = "sha256:00" }]"#,
         )
         .unwrap();
-        let tags = crate::target::Target::linux_cpython("x86_64", "3.11.2")
-            .tags()
-            .unwrap();
-        let err = choose(&pkg, &tags, "CPython 3.11").unwrap_err().to_string();
+        let target = Target::bookworm(ImagePlatform::Amd64, "3.11.2").unwrap();
+        let tags = target.tags().unwrap();
+        let err = choose(&pkg, &tags, &target).unwrap_err().to_string();
         assert!(
             err.contains("native 1.0 has no wheel for CPython 3.11"),
             "{err}"
@@ -436,10 +424,9 @@ version = "1.0"
 sdist = { url = "https://example.invalid/srconly-1.0.tar.gz", hash = "sha256:00" }"#,
         )
         .unwrap();
-        let tags = crate::target::Target::linux_cpython("x86_64", "3.11.2")
-            .tags()
-            .unwrap();
-        let err = choose(&pkg, &tags, "t").unwrap_err().to_string();
+        let target = Target::bookworm(ImagePlatform::Amd64, "3.11.2").unwrap();
+        let tags = target.tags().unwrap();
+        let err = choose(&pkg, &tags, &target).unwrap_err().to_string();
         assert!(err.contains("source distribution only"), "{err}");
     }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::Result;
 
-use crate::cache::Digest;
+use crate::store::Digest;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::project::Project;
-use crate::source::SourceFiles;
+use crate::contract::GRACEFUL_SECONDS;
+use crate::python::project::Project;
+use crate::python::source::SourceFiles;
 
 /// The detected start command and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,9 +15,6 @@ pub struct Entrypoint {
     pub command: Vec<String>,
     pub reason: String,
 }
-
-/// Seconds a server gets to finish requests after SIGTERM; below Docker's 10 s stop timeout.
-pub const GRACEFUL_SECONDS: u32 = 8;
 
 /// Detects the command, in order: `[tool.pyship] command`, an ASGI app, a WSGI app, a
 /// single console script, `main.py`.

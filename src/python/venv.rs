@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::layer::{Content, Entry, Tree};
+use crate::oci::layer::{Content, Entry, Tree};
 
 /// A venv at `prefix` for Python `python_xy`. Which interpreter runs it is decided
 /// only by its skeleton, so the packages installed into it do not depend on the base's

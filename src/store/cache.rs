@@ -9,98 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Serialize, de::DeserializeOwned};
-use sha2::{Digest as _, Sha256};
 
-/// A `sha256:<hex>` content digest.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Digest(String);
-
-impl Digest {
-    pub fn of(bytes: &[u8]) -> Digest {
-        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
-    }
-
-    pub fn from_hasher(hasher: Sha256) -> Digest {
-        Digest(format!("sha256:{}", hex::encode(hasher.finalize())))
-    }
-
-    /// The hex part, as used in blob paths.
-    pub fn hex(&self) -> &str {
-        &self.0["sha256:".len()..]
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Digest {
-    type Error = anyhow::Error;
-
-    fn try_from(text: String) -> Result<Digest> {
-        let Some(hex_part) = text.strip_prefix("sha256:") else {
-            bail!("{text:?} is not a sha256 digest (expected sha256:<64 hex digits>)");
-        };
-        if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("{text:?} is not a sha256 digest (expected sha256:<64 hex digits>)");
-        }
-        Ok(Digest(text.to_ascii_lowercase()))
-    }
-}
-
-impl std::str::FromStr for Digest {
-    type Err = anyhow::Error;
-    fn from_str(text: &str) -> Result<Digest> {
-        Digest::try_from(text.to_owned())
-    }
-}
-
-impl From<Digest> for String {
-    fn from(digest: Digest) -> String {
-        digest.0
-    }
-}
-
-impl std::fmt::Display for Digest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A writer that hashes and counts what passes through it.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
-    }
-
-    pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest::from_hasher(self.hasher), self.written)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+use super::digest::{Digest, HashingWriter};
 
 /// The on-disk cache.
 #[derive(Debug, Clone)]
@@ -170,6 +80,22 @@ impl Cache {
             .map_err(|err| err.error)
             .context("cannot move a finished download into the cache")?;
         Ok((digest, size))
+    }
+
+    /// Copies a file into the cache, checking its digest when one is expected.
+    pub fn import_file(&self, path: &Path, expected: Option<&Digest>) -> Result<Digest> {
+        if let Some(d) = expected
+            && self.has_blob(d)
+        {
+            return Ok(d.clone());
+        }
+        let mut file =
+            File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let (digest, _) = self.write_blob(expected, |out| {
+            io::copy(&mut file, out)?;
+            Ok(())
+        })?;
+        Ok(digest)
     }
 
     pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {

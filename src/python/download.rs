@@ -5,9 +5,10 @@ use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 use reqwest::blocking::Client;
 
-use crate::cache::Cache;
-use crate::progress::Progress;
-use crate::wheel::WheelChoice;
+use crate::python::wheel::WheelChoice;
+use crate::store::Cache;
+use crate::store::atomic::copy_with_progress;
+use crate::store::progress::Progress;
 
 /// Parallel downloads: enough to hide index latency, few enough to be polite.
 const PARALLEL: usize = 8;
@@ -61,15 +62,7 @@ fn fetch(
     }
     cache
         .write_blob(Some(&wheel.sha256), |out| {
-            let mut buf = vec![0u8; 128 * 1024];
-            loop {
-                let n = std::io::Read::read(&mut response, &mut buf)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                out.write_all(&buf[..n])?;
-                on_bytes(n as u64);
-            }
+            copy_with_progress(&mut response, out, |chunk| on_bytes(chunk.len() as u64))
         })
         .map_err(|err| {
             anyhow::anyhow!(

@@ -1,0 +1,94 @@
+//! `pyship build`'s command line, as typed: flags and `PYSHIP_*` variables, before
+//! anything is checked against the project.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::oci::Reference;
+use crate::transport::Destination;
+
+/// Build a production image from a uv-locked Python service, without a Docker daemon.
+///
+/// Reads pyproject.toml and uv.lock, installs the locked runtime dependencies (never dev
+/// groups) from wheels for the target platform, adds the project's files, and writes a
+/// reproducible image that runs as the non-root user `app` (UID 1001) with an exec-form
+/// command. Examples:
+///
+///   pyship build --load
+///   pyship build path/to/service --push ghcr.io/acme/api:sha-1234abc
+///   pyship build --base python:3.12-slim --output oci:out/image
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct BuildArgs {
+    /// The service's directory (holding pyproject.toml and uv.lock).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+
+    /// Base image: a registry reference (tag or digest), oci:DIR[:TAG] or docker-archive:FILE.
+    /// Default: [tool.pyship] base, else python:X.Y-slim for the project's Python.
+    #[arg(long, env = "PYSHIP_BASE")]
+    pub base: Option<String>,
+
+    /// Target platform: linux/amd64 or linux/arm64.
+    #[arg(long, env = "PYSHIP_PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Write the image to oci:DIR (OCI image layout) or docker-archive:FILE; repeatable.
+    #[arg(
+        long = "output",
+        short = 'o',
+        value_name = "oci:DIR|docker-archive:FILE"
+    )]
+    pub outputs: Vec<String>,
+
+    /// Load the image into the local Docker (or Podman) engine.
+    #[arg(long)]
+    pub load: bool,
+
+    /// Push the image to a registry, e.g. 127.0.0.1:5000/team/api:sha-abc123.
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+
+    /// Image name and tag for --load and the outputs (default: the project name, tag latest).
+    #[arg(long, short = 't', value_name = "NAME[:TAG]")]
+    pub tag: Option<String>,
+
+    /// The port the service listens on (sets PORT, EXPOSE and the server's bind).
+    #[arg(long, env = "PYSHIP_PORT")]
+    pub port: Option<u16>,
+
+    /// Print only the pinned references, no progress.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// How to print the result: human lines, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+impl BuildArgs {
+    /// Where the image goes: each `--output`, then `--load`, then `--push`.
+    pub fn destinations(&self) -> Result<Vec<Destination>> {
+        let mut destinations: Vec<Destination> = self
+            .outputs
+            .iter()
+            .map(|o| Destination::from_str(o))
+            .collect::<Result<_>>()?;
+        if self.load {
+            destinations.push(Destination::Load);
+        }
+        if let Some(reference) = &self.push {
+            destinations.push(Destination::Push(Reference::from_str(reference)?));
+        }
+        Ok(destinations)
+    }
+}

@@ -1,0 +1,190 @@
+//! The locked runtime dependencies for the image's real target, and their layer.
+//!
+//! The target is only known once the base's layers are read (which interpreter, which
+//! libc). On a base not read before, that read and the dependency layer for the target
+//! the base most likely is run side by side; the guess is kept only when the real
+//! target installs exactly the same files.
+
+use anyhow::{Context, Result};
+use reqwest::blocking::Client;
+use sha2::{Digest as _, Sha256};
+
+use crate::contract::VENV_DIR;
+use crate::oci::facts::{self, BaseFacts, Interpreter};
+use crate::oci::layer::{Layer, Tree};
+use crate::oci::platform::{ImagePlatform, Libc};
+use crate::python::interpreter;
+use crate::python::lock::{UvLock, normalize};
+use crate::python::project::Project;
+use crate::python::target::Target;
+use crate::python::venv::Venv;
+use crate::python::wheel::{self, WheelChoice};
+use crate::store::{Cache, Progress};
+use crate::transport::ResolvedImage;
+
+/// The locked runtime packages for one target, and the wheel chosen for each.
+pub struct Dependencies {
+    pub target: Target,
+    pub wheels: Vec<WheelChoice>,
+    /// Normalized names, for command detection.
+    pub installed: Vec<String>,
+}
+
+/// What a build needs to know before it can write the dependency layer.
+pub struct Inputs<'a> {
+    pub base: &'a ResolvedImage,
+    pub project: &'a Project,
+    pub lock: &'a UvLock,
+    pub platform: ImagePlatform,
+    pub cache: &'a Cache,
+    pub client: &'a Client,
+    pub progress: &'a Progress,
+}
+
+impl Dependencies {
+    fn resolve(lock: &UvLock, project: &Project, target: Target) -> Result<Dependencies> {
+        let tags = target.tags()?;
+        let packages = lock.runtime_packages(project, &target.marker_environment())?;
+        let wheels = packages
+            .iter()
+            .map(|p| wheel::choose(p, &tags, &target))
+            .collect::<Result<Vec<_>>>()?;
+        let installed = packages.iter().map(|p| normalize(&p.name)).collect();
+        Ok(Dependencies {
+            target,
+            wheels,
+            installed,
+        })
+    }
+
+    /// True when both install the same files: same wheels into the same site-packages.
+    fn same_install(&self, other: &Dependencies) -> bool {
+        let files = |d: &Dependencies| {
+            d.wheels
+                .iter()
+                .map(|w| (w.filename.clone(), w.sha256.clone()))
+                .collect::<Vec<_>>()
+        };
+        self.target.python_xy() == other.target.python_xy() && files(self) == files(other)
+    }
+
+    pub fn venv(&self) -> Venv {
+        Venv::new(VENV_DIR, &self.target.python_xy())
+    }
+}
+
+/// The base's facts, the dependencies for its real target, and their layer.
+pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)> {
+    let Inputs {
+        base,
+        project,
+        lock,
+        platform,
+        ..
+    } = *inputs;
+    let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
+        let layer = layer(&deps, inputs.cache, inputs.client, inputs.progress)?;
+        Ok((deps, layer))
+    };
+    if let Some(facts) = base.cached_facts(inputs.cache) {
+        let target = real_target(project, &facts, platform)?.1;
+        let (deps, layer) = build(Dependencies::resolve(lock, project, target)?)?;
+        return Ok((facts, deps, layer));
+    }
+    std::thread::scope(|scope| {
+        let scan = scope.spawn(|| base.facts(inputs.cache, inputs.progress));
+        // A failed guess only costs the head start: the real target decides below.
+        let guess = predicted_target(base, project, platform)
+            .and_then(|target| Dependencies::resolve(lock, project, target).ok())
+            .and_then(|deps| build(deps).ok());
+        let facts = scan
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the base image failed"))??;
+        let deps = Dependencies::resolve(lock, project, real_target(project, &facts, platform)?.1)?;
+        let (deps, layer) = match guess {
+            Some((guessed, layer)) if guessed.same_install(&deps) => (deps, layer),
+            _ => build(deps)?,
+        };
+        Ok((facts, deps, layer))
+    })
+}
+
+/// The target a base most likely is before its layers are read: the Python its config
+/// declares or the project pins, on Debian bookworm's glibc unless it says Alpine.
+fn predicted_target(
+    base: &ResolvedImage,
+    project: &Project,
+    platform: ImagePlatform,
+) -> Option<Target> {
+    let full = facts::env_python_version(&base.config)
+        .or_else(|| interpreter::wanted_python_xy(project).map(|xy| format!("{xy}.0")))?;
+    let libc = if base.name.contains("alpine") {
+        Libc::Musl { major: 1, minor: 2 }
+    } else {
+        Libc::BOOKWORM
+    };
+    Target::new(platform, libc, &full).ok()
+}
+
+/// The interpreter the base really has, checked against the project, and its target.
+pub fn real_target(
+    project: &Project,
+    facts: &BaseFacts,
+    platform: ImagePlatform,
+) -> Result<(Interpreter, Target)> {
+    let interpreter = interpreter::choose(project, facts)?;
+    let full = interpreter.full_version();
+    interpreter::check_version(project, &interpreter, &full)?;
+    // Without a libc found in the layers, assume the oldest manylinux glibc: every
+    // wheel chosen for it runs on anything newer.
+    let libc = facts.libc.unwrap_or(Libc::Glibc {
+        major: 2,
+        minor: 17,
+    });
+    Ok((interpreter, Target::new(platform, libc, &full)?))
+}
+
+/// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
+/// lock reuses the layer without touching a wheel.
+fn layer(
+    deps: &Dependencies,
+    cache: &Cache,
+    client: &Client,
+    progress: &Progress,
+) -> Result<Layer> {
+    let venv = deps.venv();
+    let mut key = Sha256::new();
+    key.update(format!(
+        "deps-v2\0{VENV_DIR}\0{}\0",
+        deps.target.python_xy()
+    ));
+    for wheel in &deps.wheels {
+        key.update(format!("{}\0{}\0", wheel.filename, wheel.sha256));
+    }
+    let key = hex::encode(key.finalize());
+    if let Some(layer) = cache.record::<Layer>("layers", &key)
+        && cache.has_blob(&layer.digest)
+    {
+        progress.line(&format!(
+            "deps    {} packages, layer reused",
+            deps.wheels.len()
+        ));
+        return Ok(layer);
+    }
+    crate::python::download::wheels(&deps.wheels, cache, client, progress)?;
+    let mut tree = Tree::new();
+    let task = progress.items(deps.wheels.len() as u64, "installing wheels");
+    for choice in &deps.wheels {
+        wheel::install(&cache.blob_path(&choice.sha256), choice, &venv, &mut tree)
+            .with_context(|| format!("cannot install {} {}", choice.package, choice.version))?;
+        task.inc(1);
+    }
+    task.finish();
+    let layer = tree.write_layer(cache, DEPENDENCY_EPOCH)?;
+    cache.put_record("layers", &key, &layer)?;
+    Ok(layer)
+}
+
+/// Dependency files carry no time of their own: clamping them to the commit time would
+/// make every commit change the dependency layer and defeat its cache.
+const DEPENDENCY_EPOCH: u64 = 0;

@@ -1,0 +1,89 @@
+//! Which Python a service needs and which interpreter of a base gives it: the
+//! project's pin or `requires-python` against the interpreters found in the image.
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+
+use super::project::Project;
+use crate::oci::facts::{BaseFacts, Interpreter};
+
+/// X.Y from `.python-version`, else the lower bound of `requires-python`.
+pub fn wanted_python_xy(project: &Project) -> Option<String> {
+    if let Some(pin) = &project.python_pin {
+        let release = pin.release();
+        return Some(format!("{}.{}", release.first()?, release.get(1)?));
+    }
+    let spec = project.requires_python.as_ref()?;
+    spec.iter().find_map(|s| {
+        matches!(
+            s.operator(),
+            uv_pep440::Operator::GreaterThanEqual
+                | uv_pep440::Operator::TildeEqual
+                | uv_pep440::Operator::Equal
+        )
+        .then(|| {
+            let release = s.version().release();
+            Some(format!(
+                "{}.{}",
+                release.first()?,
+                release.get(1).copied().unwrap_or(0)
+            ))
+        })
+        .flatten()
+    })
+}
+
+/// `[tool.pyship] base`, else the contract's default base for the project's Python;
+/// `pyship init` writes the same default into Dockerfiles.
+pub fn default_base(project: &Project) -> Result<String> {
+    if let Some(base) = &project.config.base {
+        return Ok(base.clone());
+    }
+    let xy = wanted_python_xy(project).with_context(|| {
+        format!("cannot tell which Python {} needs: add a .python-version file (e.g. `uv python pin 3.12`) or pass --base", project.name)
+    })?;
+    Ok(crate::contract::default_base(&xy))
+}
+
+/// The base's interpreter the project pins, else the base's preferred one.
+pub fn choose(project: &Project, facts: &BaseFacts) -> Result<Interpreter> {
+    let Some(first) = facts.interpreters.first() else {
+        bail!(
+            "the base image has no Python interpreter (looked in /usr/local/bin and /usr/bin): use a Python base such as python:3.12-slim"
+        );
+    };
+    let pinned = project.python_pin.as_ref().map(|v| v.release().to_vec());
+    let matching = pinned.as_ref().and_then(|release| {
+        facts.interpreters.iter().find(|i| {
+            release.len() >= 2
+                && u64::from(i.major) == release[0]
+                && u64::from(i.minor) == release[1]
+        })
+    });
+    Ok(matching.unwrap_or(first).clone())
+}
+
+/// The seed-001 lesson: a venv made for one Python and run by another breaks, and
+/// silently drifting versions hide bugs. Refuse, naming both.
+pub fn check_version(project: &Project, interpreter: &Interpreter, full: &str) -> Result<()> {
+    let found = uv_pep440::Version::from_str(full).context("base Python version")?;
+    if let Some(pin) = &project.python_pin {
+        let want = pin.release();
+        let have = found.release();
+        if have.len() < want.len() || have[..want.len()] != *want {
+            bail!(
+                "the base image has Python {full} ({}) but .python-version pins {pin}: use a base with Python {pin} (e.g. --base python:{pin}-slim) or change .python-version",
+                interpreter.path
+            );
+        }
+    }
+    if let Some(spec) = &project.requires_python
+        && !spec.contains(&found)
+    {
+        bail!(
+            "the base image has Python {full} but requires-python is {spec}: pick a base whose Python satisfies it"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! A registry (`host/repository:tag` or `@sha256:…`): images resolved through the
+//! distribution API, and pushed blob by blob with the tag set last.
+
+mod auth;
+mod client;
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result, bail};
+use oci_spec::image::{ImageIndex, ImageManifest};
+use reqwest::blocking::Client;
+
+pub use client::Registry;
+
+use super::{ResolvedImage, from_manifest, pick_platform};
+use crate::oci::Reference;
+use crate::oci::image::Image;
+use crate::oci::media_type;
+use crate::oci::platform::ImagePlatform;
+use crate::store::{Cache, Digest, Progress};
+
+/// The manifest of `reference` for `platform`, with its config fetched into the cache.
+pub fn resolve(
+    reference: &Reference,
+    platform: ImagePlatform,
+    client: &Client,
+    cache: &Cache,
+) -> Result<ResolvedImage> {
+    let registry = Registry::new(client, reference);
+    let mut fetched = registry.manifest(&reference.tag_or_digest())?;
+    if media_type::is_index(&fetched.media_type) {
+        let index: ImageIndex =
+            serde_json::from_slice(&fetched.bytes).context("the base's index is not valid JSON")?;
+        let digest = pick_platform(&index, platform, &reference.to_string())?;
+        fetched = registry.manifest(&digest)?;
+    }
+    let manifest: ImageManifest = serde_json::from_slice(&fetched.bytes)
+        .with_context(|| format!("{reference} has a manifest pyship cannot read"))?;
+    let config_digest: Digest = manifest.config().digest().to_string().parse()?;
+    registry.fetch_blob(cache, &config_digest, &|_| {})?;
+    from_manifest(
+        reference.to_string(),
+        fetched.digest,
+        &manifest,
+        cache,
+        Some((registry, reference.clone())),
+    )
+}
+
+/// Pushes every blob of `image` (base layers mounted from the base's repository when it
+/// is on the same registry), then the manifest under the reference's tag or digest.
+pub fn push(
+    reference: &Reference,
+    image: &Image,
+    base: &ResolvedImage,
+    cache: &Cache,
+    client: &Client,
+    progress: &Progress,
+) -> Result<String> {
+    let registry = Registry::new(client, reference);
+    let mount_from = base
+        .registry_reference()
+        .filter(|b| b.registry == reference.registry)
+        .map(|b| b.repository.clone());
+    let base_digests: HashSet<&Digest> = base.layers.iter().map(|l| &l.digest).collect();
+    let task = progress.items(
+        image.layers.len() as u64 + 1,
+        &format!("pushing to {}", reference.name()),
+    );
+    use rayon::prelude::*;
+    image
+        .layers
+        .par_iter()
+        .try_for_each(|layer| -> Result<()> {
+            let digest = &layer.digest;
+            let from = if base_digests.contains(digest) {
+                mount_from.as_deref()
+            } else {
+                None
+            };
+            if from.is_none() && !cache.has_blob(digest) && !registry.has_blob(digest)? {
+                bail!("layer {digest} is not in the cache: build again");
+            }
+            registry.push_blob(cache, digest, from)?;
+            task.inc(1);
+            Ok(())
+        })?;
+    registry.push_blob(cache, &image.config_digest, None)?;
+    task.inc(1);
+    let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
+    let target = if reference.digest.is_some() {
+        image.manifest_digest.to_string()
+    } else {
+        tag
+    };
+    registry.put_manifest(&target, Image::MEDIA_TYPE, &image.manifest)?;
+    task.finish();
+    Ok(reference.pinned(&image.manifest_digest))
+}
