@@ -1,7 +1,59 @@
 //! The rule catalogue: every rule's stable ID, default severity, summary, fix hint and the
 //! page `pyship lint --explain ID` prints. Rule logic lives in `rules/`; this is its text.
 
+use std::fmt;
+
 use super::severity::Severity;
+
+/// Declares the rule IDs once: the enum, and each ID's text taken from its variant name, so
+/// the two cannot drift apart.
+macro_rules! rule_ids {
+    ($($id:ident),+ $(,)?) => {
+        /// A rule's stable identifier, never reused: `PS` and three digits. Rule modules name
+        /// rules by it, so a misspelt ID fails to compile. Variants are declared in ascending
+        /// order, so comparing IDs sorts findings as comparing their text would.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum RuleId {
+            $($id),+
+        }
+
+        impl RuleId {
+            /// How many rules exist: the length of the catalogue.
+            pub const COUNT: usize = [$(RuleId::$id),+].len();
+
+            /// The form users write and reports print, e.g. `PS101`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(RuleId::$id => stringify!($id)),+
+                }
+            }
+        }
+    };
+}
+
+rule_ids! {
+    PS100,
+    PS101, PS102, PS103, PS104, PS105, PS106,
+    PS201, PS202, PS203, PS204, PS205, PS206, PS207, PS208, PS209,
+    PS301, PS302, PS303, PS304, PS305, PS306, PS307, PS308, PS309, PS310,
+    PS401, PS402, PS403, PS404, PS405,
+    PS501, PS502, PS503, PS504,
+    PS601, PS602, PS603, PS604, PS605, PS606,
+}
+
+impl RuleId {
+    /// The catalogue entry. Cannot fail: `RULES` holds one entry per ID in declaration
+    /// order, which is checked at compile time below.
+    pub fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What a rule is about, for grouping in `--explain` and SARIF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +84,7 @@ impl Category {
 /// A rule's identity and documentation.
 #[derive(Debug)]
 pub struct Rule {
-    /// Stable identifier, never reused: `PS` and three digits.
-    pub id: &'static str,
+    pub id: RuleId,
     /// Short kebab-case name, shown by code-scanning tools.
     pub name: &'static str,
     pub category: Category,
@@ -50,22 +101,38 @@ pub struct Rule {
     pub fixable: bool,
 }
 
-/// Looks a rule up by ID, case-insensitively.
+/// Looks up a rule ID a user wrote (`--explain`, pragmas, config), case-insensitively;
+/// `None` when no rule has it.
 pub fn find(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id.eq_ignore_ascii_case(id))
-}
-
-/// Looks a rule up by ID; panics on an unknown ID, which is a bug in a rule module.
-pub fn get(id: &str) -> &'static Rule {
-    find(id).unwrap_or_else(|| panic!("rule {id} is not in the catalogue"))
+    RULES
+        .iter()
+        .find(|r| r.id.as_str().eq_ignore_ascii_case(id))
 }
 
 use Category::*;
 use Severity::{Error, Info, Warning};
 
+// `RuleId::rule` indexes the catalogue by ID; a missing or misplaced entry must stop the
+// build rather than return the wrong rule's text.
+const _: () = {
+    assert!(
+        RULES.len() == RuleId::COUNT,
+        "RULES must hold one entry per RuleId"
+    );
+    let mut i = 0;
+    while i < RULES.len() {
+        assert!(
+            RULES[i].id as usize == i,
+            "RULES must list the rules in RuleId order"
+        );
+        i += 1;
+    }
+};
+
+/// Every rule, in `RuleId` order.
 pub static RULES: &[Rule] = &[
     Rule {
-        id: "PS100",
+        id: RuleId::PS100,
         name: "parse-error",
         category: Parse,
         severity: Error,
@@ -79,7 +146,7 @@ typo does not hide the other findings. In workflows, it marks YAML that does not
         fixable: false,
     },
     Rule {
-        id: "PS101",
+        id: RuleId::PS101,
         name: "base-tag-moving",
         category: Base,
         severity: Warning,
@@ -93,7 +160,7 @@ Pin a version tag at least (and a digest, see PS103) so a rebuild reproduces wha
         fixable: false,
     },
     Rule {
-        id: "PS102",
+        id: RuleId::PS102,
         name: "base-alpine",
         category: Base,
         severity: Warning,
@@ -108,7 +175,7 @@ stack size). Use `-slim` unless you have measured a reason not to.",
         fixable: false,
     },
     Rule {
-        id: "PS103",
+        id: RuleId::PS103,
         name: "base-no-digest",
         category: Base,
         severity: Info,
@@ -121,7 +188,7 @@ keeps the readable tag and makes the build reproducible; update the digest on pu
         fixable: false,
     },
     Rule {
-        id: "PS104",
+        id: RuleId::PS104,
         name: "python-version-mismatch",
         category: Base,
         severity: Warning,
@@ -136,7 +203,7 @@ runtime stage does not have (see PS205).",
         fixable: false,
     },
     Rule {
-        id: "PS105",
+        id: RuleId::PS105,
         name: "stage-python-mismatch",
         category: Base,
         severity: Error,
@@ -150,7 +217,7 @@ extensions that cannot load; the container fails at start.",
         fixable: false,
     },
     Rule {
-        id: "PS106",
+        id: RuleId::PS106,
         name: "stage-distro-mismatch",
         category: Base,
         severity: Warning,
@@ -164,7 +231,7 @@ run time rather than at build time.",
         fixable: false,
     },
     Rule {
-        id: "PS201",
+        id: RuleId::PS201,
         name: "install-unlocked",
         category: Dependencies,
         severity: Warning,
@@ -179,7 +246,7 @@ differ. `--locked` fails when the lock is stale, `--frozen` uses it as is.",
         fixable: true,
     },
     Rule {
-        id: "PS202",
+        id: RuleId::PS202,
         name: "dev-dependencies",
         category: Dependencies,
         severity: Warning,
@@ -194,7 +261,7 @@ files or `.[dev]` extras.",
         fixable: false,
     },
     Rule {
-        id: "PS203",
+        id: RuleId::PS203,
         name: "install-after-source",
         category: Dependencies,
         severity: Warning,
@@ -209,7 +276,7 @@ the code.",
         fixable: false,
     },
     Rule {
-        id: "PS204",
+        id: RuleId::PS204,
         name: "pip-cache-in-layer",
         category: Dependencies,
         severity: Warning,
@@ -223,7 +290,7 @@ cache (`--no-cache-dir`, `PIP_NO_CACHE_DIR=1`) or keep the cache outside the ima
         fixable: true,
     },
     Rule {
-        id: "PS205",
+        id: RuleId::PS205,
         name: "uv-managed-python",
         category: Dependencies,
         severity: Warning,
@@ -239,7 +306,7 @@ uv to use the base image's interpreter with `UV_PYTHON_DOWNLOADS=never` or \
         fixable: false,
     },
     Rule {
-        id: "PS206",
+        id: RuleId::PS206,
         name: "uv-in-runtime",
         category: Dependencies,
         severity: Warning,
@@ -252,7 +319,7 @@ the code) into a runtime stage that never receives the uv binary.",
         fixable: false,
     },
     Rule {
-        id: "PS207",
+        id: RuleId::PS207,
         name: "build-tools-in-runtime",
         category: Dependencies,
         severity: Warning,
@@ -266,7 +333,7 @@ shared libraries (e.g. `libpq5`) at runtime.",
         fixable: false,
     },
     Rule {
-        id: "PS208",
+        id: RuleId::PS208,
         name: "installer-cache-in-layer",
         category: Dependencies,
         severity: Warning,
@@ -280,7 +347,7 @@ and shipped. Mount it as a BuildKit cache (faster rebuilds too), or disable it w
         fixable: false,
     },
     Rule {
-        id: "PS209",
+        id: RuleId::PS209,
         name: "tool-unpinned",
         category: Dependencies,
         severity: Warning,
@@ -293,7 +360,7 @@ runs. Pin the tool as you pin the base image.",
         fixable: false,
     },
     Rule {
-        id: "PS301",
+        id: RuleId::PS301,
         name: "runs-as-root",
         category: Runtime,
         severity: Warning,
@@ -307,7 +374,7 @@ user and switch to it in the final stage.",
         fixable: false,
     },
     Rule {
-        id: "PS302",
+        id: RuleId::PS302,
         name: "user-not-numeric",
         category: Runtime,
         severity: Warning,
@@ -320,7 +387,7 @@ the kubelet cannot tell whether the name maps to 0 and refuses to start the pod.
         fixable: false,
     },
     Rule {
-        id: "PS303",
+        id: RuleId::PS303,
         name: "shell-form-command",
         category: Runtime,
         severity: Warning,
@@ -335,7 +402,7 @@ server PID 1.",
         fixable: true,
     },
     Rule {
-        id: "PS304",
+        id: RuleId::PS304,
         name: "dev-server",
         category: Runtime,
         severity: Error,
@@ -349,7 +416,7 @@ without `--reload`, gunicorn, granian).",
         fixable: false,
     },
     Rule {
-        id: "PS305",
+        id: RuleId::PS305,
         name: "uv-run-command",
         category: Runtime,
         severity: Warning,
@@ -362,7 +429,7 @@ start-up latency. The venv is already built; put its `bin` on `PATH` and exec th
         fixable: false,
     },
     Rule {
-        id: "PS306",
+        id: RuleId::PS306,
         name: "python-buffered-output",
         category: Runtime,
         severity: Warning,
@@ -375,7 +442,7 @@ makes every line reach `docker logs`/`kubectl logs` immediately.",
         fixable: true,
     },
     Rule {
-        id: "PS307",
+        id: RuleId::PS307,
         name: "expose-mismatch",
         category: Runtime,
         severity: Warning,
@@ -388,7 +455,7 @@ to a port nobody listens on.",
         fixable: false,
     },
     Rule {
-        id: "PS308",
+        id: RuleId::PS308,
         name: "code-writable",
         category: Runtime,
         severity: Info,
@@ -401,7 +468,7 @@ owned by root and read-only to the runtime user; chown only data directories.",
         fixable: false,
     },
     Rule {
-        id: "PS309",
+        id: RuleId::PS309,
         name: "oci-labels-missing",
         category: Runtime,
         severity: Info,
@@ -414,7 +481,7 @@ that was running.",
         fixable: false,
     },
     Rule {
-        id: "PS310",
+        id: RuleId::PS310,
         name: "healthcheck-orchestrator",
         category: Runtime,
         severity: Info,
@@ -428,7 +495,7 @@ compose, drop it for Kubernetes.",
         fixable: false,
     },
     Rule {
-        id: "PS401",
+        id: RuleId::PS401,
         name: "secret-in-build-config",
         category: Secrets,
         severity: Error,
@@ -442,7 +509,7 @@ orchestrator's environment or secret store.",
         fixable: false,
     },
     Rule {
-        id: "PS402",
+        id: RuleId::PS402,
         name: "secret-file-copied",
         category: Secrets,
         severity: Error,
@@ -455,7 +522,7 @@ them out of the build context and mount secrets only for the step that uses them
         fixable: false,
     },
     Rule {
-        id: "PS403",
+        id: RuleId::PS403,
         name: "context-unfiltered",
         category: Secrets,
         severity: Warning,
@@ -468,7 +535,7 @@ that excludes them, the git history, the local virtualenv (built for another pla
         fixable: false,
     },
     Rule {
-        id: "PS404",
+        id: RuleId::PS404,
         name: "add-local-file",
         category: Secrets,
         severity: Warning,
@@ -480,7 +547,7 @@ that excludes them, the git history, the local virtualenv (built for another pla
         fixable: false,
     },
     Rule {
-        id: "PS405",
+        id: RuleId::PS405,
         name: "add-remote-unverified",
         category: Secrets,
         severity: Warning,
@@ -493,7 +560,7 @@ whatever the server returned.",
         fixable: false,
     },
     Rule {
-        id: "PS501",
+        id: RuleId::PS501,
         name: "apt-recommends",
         category: Shell,
         severity: Warning,
@@ -506,7 +573,7 @@ only what you asked for.",
         fixable: true,
     },
     Rule {
-        id: "PS502",
+        id: RuleId::PS502,
         name: "apt-lists-kept",
         category: Shell,
         severity: Warning,
@@ -519,7 +586,7 @@ they are shipped in the layer.",
         fixable: false,
     },
     Rule {
-        id: "PS503",
+        id: RuleId::PS503,
         name: "pipe-without-pipefail",
         category: Shell,
         severity: Warning,
@@ -532,7 +599,7 @@ the build.",
         fixable: false,
     },
     Rule {
-        id: "PS504",
+        id: RuleId::PS504,
         name: "workdir-relative",
         category: Shell,
         severity: Warning,
@@ -544,7 +611,7 @@ the base image and earlier instructions. An absolute path says where files land.
         fixable: false,
     },
     Rule {
-        id: "PS601",
+        id: RuleId::PS601,
         name: "ghcr-personal-token",
         category: Workflow,
         severity: Warning,
@@ -557,7 +624,7 @@ push when the job grants `packages: write`; it expires with the run and needs no
         fixable: false,
     },
     Rule {
-        id: "PS602",
+        id: RuleId::PS602,
         name: "inline-credentials",
         category: Workflow,
         severity: Error,
@@ -570,7 +637,7 @@ encrypted secrets.",
         fixable: false,
     },
     Rule {
-        id: "PS603",
+        id: RuleId::PS603,
         name: "workflow-permissions",
         category: Workflow,
         severity: Warning,
@@ -583,7 +650,7 @@ in the job can then push code or tamper with releases. Grant only what the job n
         fixable: false,
     },
     Rule {
-        id: "PS604",
+        id: RuleId::PS604,
         name: "no-immutable-tag",
         category: Workflow,
         severity: Warning,
@@ -596,7 +663,7 @@ name the build. Push a SHA tag and promote by retagging.",
         fixable: false,
     },
     Rule {
-        id: "PS605",
+        id: RuleId::PS605,
         name: "no-build-cache",
         category: Workflow,
         severity: Warning,
@@ -609,7 +676,7 @@ unchanged dependency layer be reused.",
         fixable: false,
     },
     Rule {
-        id: "PS606",
+        id: RuleId::PS606,
         name: "action-moving-tag",
         category: Workflow,
         severity: Info,
@@ -634,11 +701,28 @@ mod tests {
             assert!(ids.insert(rule.id), "duplicate id {}", rule.id);
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             assert!(
-                rule.id.starts_with("PS") && rule.id.len() == 5,
+                rule.id.as_str().starts_with("PS") && rule.id.as_str().len() == 5,
                 "{}",
                 rule.id
             );
             assert!(!rule.summary.ends_with('.') && !rule.hint.is_empty());
         }
+    }
+
+    #[test]
+    fn ids_sort_as_their_text() {
+        // Findings at one place are ordered by ID; that order must stay the textual one.
+        assert!(
+            RULES
+                .windows(2)
+                .all(|w| w[0].id.as_str() < w[1].id.as_str())
+        );
+    }
+
+    #[test]
+    fn find_reads_user_input_without_panicking() {
+        assert_eq!(find("ps204").map(|r| r.id), Some(RuleId::PS204));
+        assert!(find("PS999").is_none());
+        assert!(find("").is_none());
     }
 }
