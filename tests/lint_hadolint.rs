@@ -59,7 +59,7 @@ fn pyship_finds_what_hadolint_finds_where_they_overlap() {
     let mut twins: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for rule in RULES {
         for code in rule.hadolint {
-            twins.entry(code).or_default().push(rule.id);
+            twins.entry(code).or_default().push(rule.id.as_str());
         }
     }
     for (code, id) in ALSO_COVERED {

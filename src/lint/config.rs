@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::rule;
+use super::rule::{self, RuleId};
 use super::severity::{FailLevel, Severity};
 
 /// The lint configuration, after validation: every rule ID in it exists.
@@ -89,14 +89,16 @@ impl Config {
         Ok(())
     }
 
-    pub fn ignores(&self, id: &str) -> bool {
-        self.ignore.iter().any(|i| i.eq_ignore_ascii_case(id))
+    pub fn ignores(&self, id: RuleId) -> bool {
+        self.ignore
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case(id.as_str()))
     }
 
     pub fn severity_of(&self, rule: &rule::Rule) -> Severity {
         self.severity
             .iter()
-            .find(|(id, _)| id.eq_ignore_ascii_case(rule.id))
+            .find(|(id, _)| id.eq_ignore_ascii_case(rule.id.as_str()))
             .map_or(rule.severity, |(_, s)| *s)
     }
 }
@@ -115,9 +117,15 @@ mod tests {
         )
         .unwrap();
         let config = Config::read(&path).unwrap();
-        assert!(config.ignores("ps309"));
+        assert!(config.ignores(RuleId::PS309));
+        // Users may write IDs in any case.
+        let lowercase = Config {
+            ignore: vec!["ps309".into()],
+            ..Config::default()
+        };
+        assert!(lowercase.ignores(RuleId::PS309));
         assert_eq!(config.fail_level, Some(FailLevel::Error));
-        assert_eq!(config.severity_of(rule::get("PS103")), Severity::Warning);
+        assert_eq!(config.severity_of(RuleId::PS103.rule()), Severity::Warning);
 
         std::fs::write(&path, "[tool.pyship.lint]\nignore=['XX1']\n").unwrap();
         let err = Config::read(&path).unwrap_err().to_string();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::rule::Rule;
+use super::rule::{Rule, RuleId};
 use super::severity::Severity;
 use crate::dockerfile::Position;
 
@@ -20,9 +20,9 @@ pub struct Draft {
 }
 
 impl Draft {
-    pub fn new(id: &str, span: Range<usize>, message: impl Into<String>) -> Draft {
+    pub fn new(id: RuleId, span: Range<usize>, message: impl Into<String>) -> Draft {
         Draft {
-            rule: super::rule::get(id),
+            rule: id.rule(),
             span,
             message: message.into(),
             fix: None,

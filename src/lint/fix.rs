@@ -62,13 +62,13 @@ mod tests {
     use super::*;
     use crate::dockerfile::Position;
     use crate::lint::finding::Fix;
-    use crate::lint::rule;
+    use crate::lint::rule::RuleId;
 
     fn finding(fix: Fix) -> Finding {
         let at = Position { line: 1, column: 1 };
         Finding {
-            rule: rule::get("PS204"),
-            severity: rule::get("PS204").severity,
+            rule: RuleId::PS204.rule(),
+            severity: RuleId::PS204.rule().severity,
             path: PathBuf::from("Dockerfile"),
             span: 0..0,
             start: at,

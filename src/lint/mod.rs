@@ -236,7 +236,7 @@ pub fn lint_text(
         })
         .map(|(draft, _)| place(path, text, &lines, draft, config))
         .collect();
-    findings.sort_by(|a, b| (a.start, a.rule.id).cmp(&(b.start, b.rule.id)));
+    findings.sort_by_key(|f| (f.start, f.rule.id));
     findings.dedup_by(|a, b| a.rule.id == b.rule.id && a.span == b.span && a.message == b.message);
     findings
 }

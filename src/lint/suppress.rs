@@ -12,7 +12,7 @@ pub fn suppressed(text: &str, line: usize, rule: &Rule) -> bool {
         let Some(body) = trimmed.strip_prefix('#') else {
             break;
         };
-        if mentions(body, "pyship:", rule.id)
+        if mentions(body, "pyship:", rule.id.as_str())
             || rule.hadolint.iter().any(|h| mentions(body, "hadolint", h))
         {
             return true;
@@ -37,21 +37,21 @@ fn mentions(body: &str, tool: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::rule::get;
+    use crate::lint::rule::RuleId::*;
 
     #[test]
     fn comment_block_above_counts() {
         let text = "FROM x\n# pyship: ignore=PS204\n# why: tiny image\nRUN pip install a\n";
-        assert!(suppressed(text, 4, get("PS204")));
-        assert!(!suppressed(text, 4, get("PS201")));
-        assert!(!suppressed(text, 1, get("PS204")));
+        assert!(suppressed(text, 4, PS204.rule()));
+        assert!(!suppressed(text, 4, PS201.rule()));
+        assert!(!suppressed(text, 1, PS204.rule()));
     }
 
     #[test]
     fn hadolint_pragmas_apply_to_twins() {
         let text = "FROM x\n# hadolint ignore=DL3042,DL3013\nRUN pip install a\n";
-        assert!(suppressed(text, 3, get("PS204")));
-        assert!(suppressed(text, 3, get("PS201")));
-        assert!(!suppressed(text, 3, get("PS202")));
+        assert!(suppressed(text, 3, PS204.rule()));
+        assert!(suppressed(text, 3, PS201.rule()));
+        assert!(!suppressed(text, 3, PS202.rule()));
     }
 }

@@ -67,7 +67,7 @@ fn snippet(renderer: &Renderer, finding: &Finding, source: &str) -> String {
     let level = level(finding.severity);
     let message = level
         .title(&title)
-        .id(finding.rule.id)
+        .id(finding.rule.id.as_str())
         .snippet(
             Snippet::source(window)
                 .line_start(finding.start.line)

@@ -40,7 +40,7 @@ pub fn render(report: &Report<'_>) -> String {
             .findings
             .iter()
             .map(|f| Item {
-                rule: f.rule.id,
+                rule: f.rule.id.as_str(),
                 name: f.rule.name,
                 severity: f.severity.as_str(),
                 path: f.path.display().to_string(),

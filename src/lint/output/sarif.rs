@@ -20,7 +20,7 @@ fn rules() -> Vec<Value> {
         .iter()
         .map(|r| {
             json!({
-                "id": r.id,
+                "id": r.id.as_str(),
                 "name": r.name,
                 "shortDescription": { "text": r.summary },
                 "fullDescription": { "text": r.explain },
@@ -42,7 +42,7 @@ pub fn render(report: &Report<'_>) -> String {
         .map(|f| {
             let index = RULES.iter().position(|r| r.id == f.rule.id).unwrap_or(0);
             json!({
-                "ruleId": f.rule.id,
+                "ruleId": f.rule.id.as_str(),
                 "ruleIndex": index,
                 "level": level(f.severity),
                 "message": { "text": format!("{} ({})", f.message, f.rule.hint) },

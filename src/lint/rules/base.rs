@@ -5,6 +5,7 @@ use super::Input;
 use crate::dockerfile::image::Distribution;
 use crate::dockerfile::{ImageRef, Kind, Stage};
 use crate::lint::finding::Draft;
+use crate::lint::rule::RuleId;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     for stage in &input.df.stages {
@@ -41,12 +42,12 @@ fn moving_tag(image: &ImageRef, span: std::ops::Range<usize>, out: &mut Vec<Draf
     }
     match image.tag.as_deref() {
         None => out.push(Draft::new(
-            "PS101",
+            RuleId::PS101,
             span,
             format!("`{}` has no tag, so it means `latest`", image.repository),
         )),
         Some("latest") => out.push(Draft::new(
-            "PS101",
+            RuleId::PS101,
             span,
             format!(
                 "`{}:latest` changes whenever a new version is pushed",
@@ -54,7 +55,7 @@ fn moving_tag(image: &ImageRef, span: std::ops::Range<usize>, out: &mut Vec<Draf
             ),
         )),
         Some(tag) => out.push(Draft::new(
-            "PS103",
+            RuleId::PS103,
             span,
             format!("`{}:{tag}` is not pinned by digest", image.repository),
         )),
@@ -81,7 +82,7 @@ fn alpine(
     });
     if image.is_python() || image.is_uv() || installs_python {
         out.push(Draft::new(
-            "PS102",
+            RuleId::PS102,
             span,
             format!(
                 "`{}` uses musl libc: most wheels must be built from source",
@@ -125,7 +126,7 @@ fn python_version_file(
             |n| n.to_string_lossy().into_owned(),
         );
         out.push(Draft::new(
-            "PS104",
+            RuleId::PS104,
             span,
             format!("base has Python {base} but {file} pins {pinned}"),
         ));
@@ -169,14 +170,14 @@ fn stage_agreement(input: &Input<'_>, out: &mut Vec<Draft>) {
             && !versions_agree(&a, &b)
         {
             out.push(Draft::new(
-                "PS105",
+                RuleId::PS105,
                 span.clone(),
                 format!("copies from stage `{from}` built on Python {a} into a Python {b} runtime"),
             ));
         }
         if let Some((a, b)) = distributions_differ(&built_on, &runtime) {
             out.push(Draft::new(
-                "PS106",
+                RuleId::PS106,
                 span,
                 format!("copies from stage `{from}` built on {a} into a {b} runtime"),
             ));

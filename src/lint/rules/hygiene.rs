@@ -5,6 +5,7 @@ use super::Input;
 use crate::dockerfile::expand::expand;
 use crate::dockerfile::{Kind, Stage};
 use crate::lint::finding::{Draft, Fix};
+use crate::lint::rule::RuleId;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     for stage in &input.df.stages {
@@ -36,7 +37,7 @@ fn apt(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
                 });
             if !recommends_off {
                 let mut draft = Draft::new(
-                    "PS501",
+                    RuleId::PS501,
                     input.command_or_line(&step, command),
                     "`apt-get install` also pulls in recommended packages",
                 );
@@ -52,7 +53,7 @@ fn apt(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
             if !lists_cached && !lists_removed && !reported_lists {
                 reported_lists = true;
                 out.push(Draft::new(
-                    "PS502",
+                    RuleId::PS502,
                     input.command_or_line(&step, command),
                     "`/var/lib/apt/lists` is not removed in this `RUN`",
                 ));
@@ -98,7 +99,7 @@ fn pipefail(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
             .find(step.instruction, "|", 0)
             .unwrap_or_else(|| input.first_line(step.instruction));
         out.push(Draft::new(
-            "PS503",
+            RuleId::PS503,
             span,
             "only the last command of this pipe decides whether the step fails",
         ));
@@ -122,7 +123,7 @@ fn workdir(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
             && !word.value.starts_with('$')
         {
             out.push(Draft::new(
-                "PS504",
+                RuleId::PS504,
                 word.span.clone(),
                 format!(
                     "`WORKDIR {}` depends on the previous working directory",

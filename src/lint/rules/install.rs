@@ -4,6 +4,7 @@
 use super::{Input, RunStep, assigned_truthy, truthy};
 use crate::dockerfile::{ImageRef, Kind, Scope, Stage};
 use crate::lint::finding::{Draft, Fix};
+use crate::lint::rule::RuleId;
 use crate::lint::shell::SimpleCommand;
 
 /// Tools whose version decides how the build behaves; they get PS209, not PS201.
@@ -55,7 +56,7 @@ fn uv_sync(
     if !locked {
         let span = input.command_or_line(step, command);
         let mut draft = Draft::new(
-            "PS201",
+            RuleId::PS201,
             span.clone(),
             "`uv sync` may re-resolve instead of installing the lockfile",
         );
@@ -75,7 +76,7 @@ fn uv_sync(
         || assigned_truthy(command, "UV_NO_DEV");
     if !no_dev {
         out.push(Draft::new(
-            "PS202",
+            RuleId::PS202,
             input.command_or_line(step, command),
             "`uv sync` installs the dev group unless told `--no-dev`",
         ));
@@ -95,20 +96,20 @@ fn poetry_install(
     let span = input.command_or_line(step, command);
     if !input.project.has_lockfile("poetry.lock") {
         out.push(Draft::new(
-            "PS201",
+            RuleId::PS201,
             span.clone(),
             "`poetry install` without a `poetry.lock` resolves afresh",
         ));
     } else if !lock_reaches(input, stage, step, "poetry.lock") {
         out.push(Draft::new(
-            "PS201",
+            RuleId::PS201,
             span.clone(),
             "`poetry install` runs before `poetry.lock` is copied or mounted",
         ));
     }
     if !poetry_excludes_dev(command.args()) {
         out.push(Draft::new(
-            "PS202",
+            RuleId::PS202,
             span,
             "`poetry install` includes dev dependencies unless given `--only main`",
         ));
@@ -298,7 +299,7 @@ fn pip_install(
             .any(|a| a == "-c" || a.starts_with("--constraint"));
         if !loose.is_empty() && !constrained {
             out.push(Draft::new(
-                "PS201",
+                RuleId::PS201,
                 span.clone(),
                 format!(
                     "`{file}` leaves `{}` without a pinned version",
@@ -309,7 +310,7 @@ fn pip_install(
     }
     if !unpinned.is_empty() {
         out.push(Draft::new(
-            "PS201",
+            RuleId::PS201,
             span.clone(),
             format!(
                 "`pip install {}` takes whatever version is newest",
@@ -319,7 +320,7 @@ fn pip_install(
     }
     if !tools.is_empty() {
         out.push(Draft::new(
-            "PS209",
+            RuleId::PS209,
             span.clone(),
             format!(
                 "`{}` is installed without a pinned version",
@@ -329,7 +330,7 @@ fn pip_install(
     }
     if !dev_files.is_empty() {
         out.push(Draft::new(
-            "PS202",
+            RuleId::PS202,
             span.clone(),
             format!(
                 "installs development requirements from `{}`",
@@ -373,7 +374,7 @@ fn tool_download(
                 || url.contains("install.python-poetry.org");
             if unversioned {
                 out.push(Draft::new(
-                    "PS209",
+                    RuleId::PS209,
                     input.command_or_line(step, command),
                     format!("`{url}` installs whatever release is current"),
                 ));
@@ -386,7 +387,7 @@ fn tool_download(
             .filter(|a| requirement(a) && !pinned(a))
         {
             out.push(Draft::new(
-                "PS209",
+                RuleId::PS209,
                 input.command_or_line(step, command),
                 format!("`pipx install {spec}` is not pinned to a version"),
             ));
@@ -407,7 +408,7 @@ fn uv_tool_image(input: &Input<'_>, out: &mut Vec<Draft>) {
             let image = ImageRef::parse(from);
             if image.digest.is_none() && matches!(image.tag.as_deref(), None | Some("latest")) {
                 out.push(Draft::new(
-                    "PS209",
+                    RuleId::PS209,
                     input.first_line(instruction),
                     format!("`--from={from}` copies whichever version was pushed last"),
                 ));
@@ -448,7 +449,7 @@ fn install_after_source(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) 
                         .position(input.df.instructions[copy_index].span.start)
                         .line;
                     out.push(Draft::new(
-                        "PS203",
+                        RuleId::PS203,
                         input.command_or_line(&step, command),
                         format!("installs dependencies after the whole source was copied (line {line}): every code change re-installs them"),
                     ));

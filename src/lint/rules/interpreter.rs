@@ -4,6 +4,7 @@
 use super::{Input, truthy};
 use crate::dockerfile::{Kind, Scope, Stage};
 use crate::lint::finding::Draft;
+use crate::lint::rule::RuleId;
 use crate::lint::shell::SimpleCommand;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
@@ -67,7 +68,7 @@ fn uv_managed_python(input: &Input<'_>, out: &mut Vec<Draft>) {
                     .clone()
                     .unwrap_or_else(|| stage.index.to_string());
                 out.push(Draft::new(
-                    "PS205",
+                    RuleId::PS205,
                     input.command_or_line(&step, command),
                     format!("stage `{name}` runs uv without `UV_PYTHON_DOWNLOADS=never`; its venv may link to a Python the runtime lacks"),
                 ));

@@ -4,6 +4,7 @@
 use super::{Input, RunStep, assigned_truthy, install::requirement_name, truthy};
 use crate::dockerfile::{ImageRef, Kind, Scope};
 use crate::lint::finding::{Draft, Fix};
+use crate::lint::rule::RuleId;
 use crate::lint::shell::SimpleCommand;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
@@ -57,7 +58,11 @@ fn pip_cache(
         return;
     }
     let span = input.command_or_line(step, command);
-    let mut draft = Draft::new("PS204", span, "pip stores its download cache in the layer");
+    let mut draft = Draft::new(
+        RuleId::PS204,
+        span,
+        "pip stores its download cache in the layer",
+    );
     if let Some(found) = input
         .command_span(step, command)
         .filter(|_| command.words.get(1).is_some_and(|w| w == "install"))
@@ -105,7 +110,7 @@ fn installer_cache(
     if !(mounted || cleaned || disabled) {
         let tool = if uv { "uv" } else { "poetry" };
         out.push(Draft::new(
-            "PS208",
+            RuleId::PS208,
             input.command_or_line(step, command),
             format!("{tool}'s download cache is written into this runtime layer"),
         ));
@@ -125,7 +130,7 @@ fn uv_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
         {
             let span = input.first_line(&input.df.instructions[stage.from]);
             out.push(Draft::new(
-                "PS206",
+                RuleId::PS206,
                 span,
                 format!("{advice}: the base is the uv image"),
             ));
@@ -148,7 +153,7 @@ fn uv_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
             });
             if uv_image && copies_binary {
                 out.push(Draft::new(
-                    "PS206",
+                    RuleId::PS206,
                     input.first_line(instruction),
                     format!("{advice}: uv is copied in"),
                 ));
@@ -162,7 +167,7 @@ fn uv_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
             });
             if let Some(command) = installs_uv {
                 out.push(Draft::new(
-                    "PS206",
+                    RuleId::PS206,
                     input.command_or_line(&step, command),
                     format!("{advice}: uv is installed"),
                 ));
@@ -221,7 +226,7 @@ fn build_tools_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
                     .collect();
                 if !tools.is_empty() {
                     out.push(Draft::new(
-                        "PS207",
+                        RuleId::PS207,
                         input.command_or_line(&step, command),
                         format!("`{}` stays in the runtime image", tools.join("`, `")),
                     ));

@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use super::finding::Draft;
 use super::project::Project;
+use super::rule::RuleId;
 use super::shell::{Script, SimpleCommand};
 use crate::dockerfile::instruction::Run;
 use crate::dockerfile::{Dockerfile, Instruction, Kind, Scope, Stage};
@@ -31,7 +32,7 @@ pub fn check(df: &Dockerfile, project: &Project) -> Vec<Draft> {
     let mut out = Vec::new();
     for error in &df.errors {
         out.push(Draft::new(
-            "PS100",
+            RuleId::PS100,
             error.span.clone(),
             error.message.clone(),
         ));

@@ -5,6 +5,7 @@ use super::Input;
 use crate::dockerfile::expand::expand;
 use crate::dockerfile::{Command, ImageRef, Instruction, Kind};
 use crate::lint::finding::{Draft, Fix};
+use crate::lint::rule::RuleId;
 use crate::lint::shell::Script;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
@@ -32,7 +33,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
         let from = &input.df.instructions[last.from];
         out.push(
             Draft::new(
-                "PS306",
+                RuleId::PS306,
                 input.first_line(from),
                 "stdout is block-buffered: logs arrive late and are lost on a crash",
             )
@@ -110,7 +111,7 @@ fn signal_forwarding(
     match command {
         Command::Shell { span, script } => {
             let mut draft = Draft::new(
-                "PS303",
+                RuleId::PS303,
                 input.first_line(instruction),
                 format!("shell-form {name} runs under `/bin/sh`, which does not pass SIGTERM on"),
             );
@@ -130,7 +131,7 @@ fn signal_forwarding(
                 && !script.value.trim_start().starts_with("exec ")
             {
                 out.push(Draft::new(
-                    "PS303",
+                    RuleId::PS303,
                     input.first_line(instruction),
                     format!("{name} runs the server under `{} -c` without `exec`, so SIGTERM stops at the shell", shell.value),
                 ));
@@ -164,7 +165,7 @@ fn user(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draf
     else {
         let from = &input.df.instructions[last.from];
         out.push(Draft::new(
-            "PS301",
+            RuleId::PS301,
             input.first_line(from),
             "no `USER` in the final stage: the app runs as root",
         ));
@@ -181,13 +182,13 @@ fn user(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draf
     let name = expanded.text.split(':').next().unwrap_or("").to_string();
     if name == "root" || name == "0" {
         out.push(Draft::new(
-            "PS301",
+            RuleId::PS301,
             word.span.clone(),
             format!("`USER {}` runs the app as root", word.value),
         ));
     } else if !name.chars().all(|c| c.is_ascii_digit()) || name.is_empty() {
         out.push(Draft::new(
-            "PS302",
+            RuleId::PS302,
             word.span.clone(),
             format!("`USER {name}` is a name; Kubernetes `runAsNonRoot` cannot verify it"),
         ));
@@ -218,11 +219,11 @@ fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut V
         None
     };
     if let Some(message) = dev {
-        out.push(Draft::new("PS304", span.clone(), message));
+        out.push(Draft::new(RuleId::PS304, span.clone(), message));
     }
     if pair("uv", "run") {
         out.push(Draft::new(
-            "PS305",
+            RuleId::PS305,
             span,
             "`uv run` syncs the environment on every container start",
         ));
@@ -308,7 +309,7 @@ fn expose(
         .collect();
     if !numbers.iter().any(|n| n == &port.text) {
         out.push(Draft::new(
-            "PS307",
+            RuleId::PS307,
             input.first_line(last),
             format!(
                 "exposes {} but the command listens on {}",
@@ -327,7 +328,7 @@ fn writable_code(input: &Input<'_>, out: &mut Vec<Draft>) {
         if let (Kind::Copy(copy), Some(owner)) = (&instruction.kind, instruction.flag("chown")) {
             let what: Vec<&str> = copy.sources.iter().map(|s| s.value.as_str()).collect();
             out.push(Draft::new(
-                "PS308",
+                RuleId::PS308,
                 input.first_line(instruction),
                 format!("`{}` becomes writable by `{owner}`", what.join(" ")),
             ));
@@ -344,7 +345,7 @@ fn labels(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Dr
     });
     if !has_oci && let Some(last) = input.final_stage() {
         out.push(Draft::new(
-            "PS309",
+            RuleId::PS309,
             input.first_line(&input.df.instructions[last.from]),
             "the image does not say which source and commit it was built from",
         ));
@@ -355,14 +356,14 @@ fn healthcheck(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut V
     let check = effective(runtime, |k| matches!(k, Kind::Healthcheck(_)));
     match (check, input.project.compose) {
         (Some(instruction), false) if matches!(instruction.kind, Kind::Healthcheck(Some(_))) => out.push(Draft::new(
-            "PS310",
+            RuleId::PS310,
             input.first_line(instruction),
             "Kubernetes ignores `HEALTHCHECK`; keep it only if the image runs under Docker or compose",
         )),
         (None, true) => {
             if let Some(last) = input.final_stage() {
                 out.push(Draft::new(
-                    "PS310",
+                    RuleId::PS310,
                     input.first_line(&input.df.instructions[last.from]),
                     "the project uses compose but the image has no `HEALTHCHECK` for `service_healthy`",
                 ));

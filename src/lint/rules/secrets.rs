@@ -4,6 +4,7 @@
 use super::Input;
 use crate::dockerfile::{Instruction, Kind};
 use crate::lint::finding::Draft;
+use crate::lint::rule::RuleId;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     let mut context_checked = false;
@@ -15,7 +16,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
                         crate::secrets::secret_variable(&pair.key, pair.value.as_deref())
                     {
                         out.push(Draft::new(
-                            "PS401",
+                            RuleId::PS401,
                             pair.span.clone(),
                             format!(
                                 "{} `{}` {why}; it is readable in the image",
@@ -30,7 +31,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
                 for source in copy.sources.iter().filter(|s| !is_remote(&s.value)) {
                     if let Some(kind) = credential_file(&source.value) {
                         out.push(Draft::new(
-                            "PS402",
+                            RuleId::PS402,
                             source.span.clone(),
                             format!("`{}` looks like {kind}", source.value),
                         ));
@@ -101,7 +102,7 @@ fn context(input: &Input<'_>, instruction: &Instruction, out: &mut Vec<Draft>) {
     let span = input.first_line(instruction);
     let Some(ignore) = &input.project.dockerignore else {
         out.push(Draft::new(
-            "PS403",
+            RuleId::PS403,
             span,
             "copies the whole context and there is no `.dockerignore`: `.git`, `.venv` and `.env` go in",
         ));
@@ -114,7 +115,7 @@ fn context(input: &Input<'_>, instruction: &Instruction, out: &mut Vec<Draft>) {
         .collect();
     if !leaks.is_empty() {
         out.push(Draft::new(
-            "PS403",
+            RuleId::PS403,
             span,
             format!(
                 "copies the whole context and `.dockerignore` lets `{}` in",
@@ -150,7 +151,7 @@ fn add(
         .collect();
     if !local.is_empty() {
         out.push(Draft::new(
-            "PS404",
+            RuleId::PS404,
             input.first_line(instruction),
             format!(
                 "`ADD {}` copies local files; `COPY` says so plainly",
@@ -166,7 +167,7 @@ fn add(
     {
         if instruction.flag("checksum").is_none() {
             out.push(Draft::new(
-                "PS405",
+                RuleId::PS405,
                 source.span.clone(),
                 format!("`{}` is downloaded without `--checksum`", source.value),
             ));

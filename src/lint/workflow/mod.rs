@@ -7,6 +7,7 @@ mod yaml;
 pub use yaml::{Node, Text, parse};
 
 use super::finding::Draft;
+use super::rule::RuleId;
 
 pub fn check(text: &str) -> Vec<Draft> {
     let root = match parse(text) {
@@ -28,7 +29,7 @@ pub fn check(text: &str) -> Vec<Draft> {
             match job.entry("permissions") {
                 Some((key, value)) => over_broad(key, value, &mut out),
                 None if top_permissions.is_none() && pushes(job) => out.push(Draft::new(
-                    "PS603",
+                    RuleId::PS603,
                     name.span.clone(),
                     format!(
                         "job `{}` pushes images with the repository's default token permissions",
@@ -108,7 +109,7 @@ fn with<'a>(step: &'a Node, input: &str) -> Option<&'a Text> {
 fn over_broad(key: &Text, value: &Node, out: &mut Vec<Draft>) {
     if value.str() == Some("write-all") {
         out.push(Draft::new(
-            "PS603",
+            RuleId::PS603,
             key.span.clone(),
             "`permissions: write-all` gives every step write access to everything",
         ));
@@ -136,7 +137,7 @@ fn login(step: &Node, out: &mut Vec<Draft>) {
     if let Some(password) = with(step, "password") {
         if !password.text.contains("${{") && !password.text.is_empty() {
             out.push(Draft::new(
-                "PS602",
+                RuleId::PS602,
                 password.span.clone(),
                 "the registry password is written in the workflow",
             ));
@@ -145,7 +146,7 @@ fn login(step: &Node, out: &mut Vec<Draft>) {
             && name != "GITHUB_TOKEN"
         {
             out.push(Draft::new(
-                "PS601",
+                RuleId::PS601,
                 password.span.clone(),
                 format!("logs in to GHCR with `secrets.{name}`, a long-lived token"),
             ));
@@ -173,7 +174,7 @@ fn inline_run_credentials(text: &str, step: &Node, out: &mut Vec<Draft>) {
         });
         if literal.is_some() {
             out.push(Draft::new(
-                "PS602",
+                RuleId::PS602,
                 script_line(text, run, line),
                 "`docker login` is given a literal password",
             ));
@@ -183,7 +184,7 @@ fn inline_run_credentials(text: &str, step: &Node, out: &mut Vec<Draft>) {
             && name != "GITHUB_TOKEN"
         {
             out.push(Draft::new(
-                "PS601",
+                RuleId::PS601,
                 script_line(text, run, line),
                 format!("logs in to GHCR with `secrets.{name}`, a long-lived token"),
             ));
@@ -213,7 +214,7 @@ fn build_push(step: &Node, steps: &[Node], out: &mut Vec<Draft>) {
         if !immutable {
             let span = tags.map_or(action.span.clone(), |t| t.span.clone());
             out.push(Draft::new(
-                "PS604",
+                RuleId::PS604,
                 span,
                 "pushed tags move with every build; none names the commit",
             ));
@@ -221,7 +222,7 @@ fn build_push(step: &Node, steps: &[Node], out: &mut Vec<Draft>) {
     }
     if with(step, "cache-from").is_none() {
         out.push(Draft::new(
-            "PS605",
+            RuleId::PS605,
             action.span.clone(),
             "no `cache-from`: every CI build starts without layers",
         ));
@@ -247,7 +248,7 @@ fn docker_cli(text: &str, step: &Node, out: &mut Vec<Draft>) {
     let names_commit = |s: &str| s.to_ascii_lowercase().contains("sha");
     if !pushed.is_empty() && !pushed.iter().any(|p| names_commit(p)) {
         out.push(Draft::new(
-            "PS604",
+            RuleId::PS604,
             script_line(text, run, push_lines[0]),
             format!(
                 "pushes `{}`, which moves with every build; none names the commit",
@@ -261,7 +262,7 @@ fn docker_cli(text: &str, step: &Node, out: &mut Vec<Draft>) {
     });
     if let Some(build) = build_without_cache {
         out.push(Draft::new(
-            "PS605",
+            RuleId::PS605,
             script_line(text, run, build),
             "`docker build` without `--cache-from` starts from no layers",
         ));
@@ -304,7 +305,7 @@ fn moving_action(step: &Node, out: &mut Vec<Draft>) {
     let sha = reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit());
     if !sha {
         out.push(Draft::new(
-            "PS606",
+            RuleId::PS606,
             action.span.clone(),
             format!(
                 "`{}` follows a tag or branch that can be moved",
@@ -342,7 +343,7 @@ mod tests {
     fn invalid_yaml_is_a_finding() {
         let drafts = check("jobs: [unclosed\n");
         assert_eq!(drafts.len(), 1);
-        assert_eq!(drafts[0].rule.id, "PS100");
+        assert_eq!(drafts[0].rule.id, RuleId::PS100);
     }
 
     #[test]
@@ -350,7 +351,7 @@ mod tests {
         let dashes = format!("{}x\n", "- ".repeat(20_000));
         let drafts = check(&dashes);
         assert_eq!(drafts.len(), 1);
-        assert_eq!(drafts[0].rule.id, "PS100");
+        assert_eq!(drafts[0].rule.id, RuleId::PS100);
     }
 
     #[test]

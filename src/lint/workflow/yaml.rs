@@ -6,6 +6,7 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use crate::dockerfile::LineIndex;
 use crate::lint::finding::Draft;
+use crate::lint::rule::RuleId;
 
 /// A YAML node reduced to what the rules need, each part with its byte span.
 #[derive(Debug, Clone)]
@@ -152,7 +153,7 @@ fn nesting_bound(text: &str) -> usize {
 pub fn parse(text: &str) -> Result<Node, Draft> {
     if nesting_bound(text) > MAX_NESTING {
         return Err(Draft::new(
-            "PS100",
+            RuleId::PS100,
             0..0,
             format!("nested more than {MAX_NESTING} levels deep: not a workflow pyship reads"),
         ));
@@ -168,7 +169,7 @@ pub fn parse(text: &str) -> Result<Node, Draft> {
         Err(err) => {
             let at = positions.offset(*err.marker());
             Err(Draft::new(
-                "PS100",
+                RuleId::PS100,
                 at..at,
                 format!("invalid YAML: {}", err.info()),
             ))
