@@ -8,6 +8,7 @@ use reqwest::blocking::Client;
 use crate::python::wheel::WheelChoice;
 use crate::store::Cache;
 use crate::store::atomic::copy_with_progress;
+use crate::store::cache::DigestMismatch;
 use crate::store::progress::Progress;
 
 /// Parallel downloads: enough to hide index latency, few enough to be polite.
@@ -64,12 +65,17 @@ fn fetch(
         .write_blob(Some(&wheel.sha256), |out| {
             copy_with_progress(&mut response, out, |chunk| on_bytes(chunk.len() as u64))
         })
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "{} does not match the hash in uv.lock ({err}): the file changed on the index or the lock is corrupt; run `uv lock --refresh-package {}` and review the change",
+        .map_err(|err| match err.downcast_ref::<DigestMismatch>() {
+            Some(mismatch) => anyhow::anyhow!(
+                "{} does not match the hash in uv.lock ({mismatch}): the file changed on the index or the lock is corrupt; run `uv lock --refresh-package {}` and review the change",
                 wheel.filename,
                 wheel.package
-            )
+            ),
+            None => err.context(format!(
+                "the download of {} from {} broke off: check your network or index and build again",
+                wheel.filename,
+                host(&wheel.url)
+            )),
         })?;
     Ok(())
 }

@@ -12,6 +12,15 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::digest::{Digest, HashingWriter};
 
+/// Bytes that arrived whole but are not the ones asked for: unlike an I/O error, trying
+/// again will not help, so callers tell the user where the wrong bytes came from.
+#[derive(Debug, thiserror::Error)]
+#[error("content has digest {actual}, expected {expected}")]
+pub struct DigestMismatch {
+    pub expected: Digest,
+    pub actual: Digest,
+}
+
 /// The on-disk cache.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -73,7 +82,11 @@ impl Cache {
         if let Some(expected) = expected
             && *expected != digest
         {
-            bail!("content has digest {digest}, expected {expected}");
+            return Err(DigestMismatch {
+                expected: expected.clone(),
+                actual: digest,
+            }
+            .into());
         }
         tmp.as_file().sync_data().ok();
         tmp.persist(self.blob_path(&digest))
@@ -145,6 +158,11 @@ mod tests {
             .write_blob(Some(&wrong), |w| Ok(w.write_all(b"content")?))
             .unwrap_err();
         assert!(err.to_string().contains("expected"));
+        assert!(
+            err.downcast_ref::<DigestMismatch>()
+                .is_some_and(|m| m.expected == wrong),
+            "a mismatch is told apart from an I/O error"
+        );
         assert_eq!(
             fs::read_dir(dir.path().join("blobs/sha256"))
                 .unwrap()
@@ -154,13 +172,5 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         let digest = cache.put_blob(b"content").unwrap();
         assert_eq!(cache.read_blob(&digest).unwrap(), b"content");
-    }
-
-    #[test]
-    fn digest_parsing_is_strict() {
-        assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!("md5:00".parse::<Digest>().is_err());
-        let d = Digest::of(b"");
-        assert_eq!(d.as_str().parse::<Digest>().unwrap(), d);
     }
 }

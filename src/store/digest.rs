@@ -97,3 +97,16 @@ impl<W: Write> Write for HashingWriter<W> {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_parsing_is_strict() {
+        assert!("sha256:abc".parse::<Digest>().is_err());
+        assert!("md5:00".parse::<Digest>().is_err());
+        let d = Digest::of(b"");
+        assert_eq!(d.as_str().parse::<Digest>().unwrap(), d);
+    }
+}

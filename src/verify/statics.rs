@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::contract::APP_UID;
 use crate::secrets::{secret_variable, token_in};
 use crate::transport::ResolvedImage;
 use crate::verify::check::Check;
@@ -51,8 +52,10 @@ fn runtime_config(image: &ResolvedImage) -> oci_spec::image::Config {
 fn user(image: &ResolvedImage, contents: &Contents) -> Check {
     const ID: &str = "user";
     const TITLE: &str = "runs as a non-root user";
-    let fix =
-        "add a user with a fixed UID (e.g. 1001) and set USER 1001:1001 (pyship build does this)";
+    let fix = &format!(
+        "add a user with a fixed UID (e.g. {APP_UID}) and set USER {} (pyship build does this)",
+        crate::contract::user_spec()
+    );
     let user = runtime_config(image).user().clone().unwrap_or_default();
     let name = user.split(':').next().unwrap_or("").to_owned();
     if name.is_empty() || name == "root" || name == "0" {

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub use pyship::contract::{DEFAULT_PORT, HARDENED_RUN_FLAGS};
+
 pub const REGISTRY: &str = "127.0.0.1:5000";
 
 pub fn python_base() -> String {
@@ -161,24 +163,18 @@ pub fn assert_not_importable(container: &Container, packages: &[&str]) {
     }
 }
 
-/// Starts `image` detached with the hardened flags, publishing port 8000 on a free port.
+/// Starts `image` detached with the contract's hardened flags, publishing its default
+/// port on a free port.
 pub fn run_hardened(image: &str) -> (Container, u16) {
-    let id = docker_ok(&[
-        "run",
-        "-d",
-        "--read-only",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-        "--tmpfs",
-        "/tmp",
-        "-p",
-        "127.0.0.1::8000",
-        image,
-    ]);
+    let publish = format!("127.0.0.1::{DEFAULT_PORT}");
+    let args: Vec<&str> = ["run", "-d"]
+        .into_iter()
+        .chain(HARDENED_RUN_FLAGS.iter().copied())
+        .chain(["-p", &publish, image])
+        .collect();
+    let id = docker_ok(&args);
     let container = Container(id);
-    let port = docker_ok(&["port", &container.0, "8000/tcp"]);
+    let port = docker_ok(&["port", &container.0, &format!("{DEFAULT_PORT}/tcp")]);
     let port = port
         .lines()
         .next()
