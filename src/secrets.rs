@@ -55,14 +55,99 @@ pub fn secret_variable(key: &str, value: Option<&str>) -> Option<&'static str> {
     {
         return Some("holds a credential");
     }
-    if let Some((_, rest)) = value.split_once("://")
-        && let Some((userinfo, _)) = rest.split_once('@')
-        && userinfo.contains(':')
-        && !userinfo.ends_with(':')
-    {
+    if url_with_password(value) {
         return Some("holds a URL with a password");
     }
     None
+}
+
+/// True when `text` holds a URL whose user info carries a password or token
+/// (`https://user:secret@host/…`), as a CI clone's remote does.
+pub fn url_with_password(text: &str) -> bool {
+    text.split_whitespace().any(|word| {
+        word.split_once("://")
+            .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+            .and_then(|authority| authority.rsplit_once('@'))
+            .is_some_and(|(userinfo, _)| {
+                userinfo
+                    .split_once(':')
+                    .is_some_and(|(_, password)| !password.is_empty())
+            })
+    })
+}
+
+/// `url` without its user info, query and fragment: what may be shown or recorded of
+/// a repository or index address. Text that is not a URL comes back unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}")
+}
+
+/// What kind of credential a file is by its path, if it is one: private keys, `.env`
+/// files, and the files where tools keep logins. One list for all of pyship: `build`
+/// never ships these, `lint` flags copying them, `verify` looks inside them.
+pub fn credential_file(path: &str) -> Option<&'static str> {
+    let mut components = path.trim_end_matches('/').rsplit('/');
+    let name = components.next().unwrap_or(path).to_ascii_lowercase();
+    let parent = components.next().unwrap_or("");
+    let harmless = [".example", ".sample", ".template", ".dist", ".defaults"];
+    if (name == ".env" || name.starts_with(".env.")) && !harmless.iter().any(|h| name.ends_with(h))
+        || name == ".envrc"
+    {
+        return Some("an environment file with secrets");
+    }
+    // A `.pem` may be a public CA certificate; only key-looking ones count.
+    let key_pem = name.ends_with(".pem") && (name.contains("key") || name.contains("private"));
+    if key_pem || name.ends_with(".key") || name.ends_with(".p12") || name.ends_with(".pfx") {
+        return Some("a private key or key bundle");
+    }
+    if name.starts_with("id_rsa")
+        || name.starts_with("id_ed25519")
+        || name.starts_with("id_ecdsa")
+        || name == ".ssh"
+    {
+        return Some("an SSH key");
+    }
+    let docker_login = name == "config.json" && parent == ".docker";
+    if docker_login
+        || matches!(
+            name.as_str(),
+            ".netrc"
+                | ".pypirc"
+                | ".npmrc"
+                | ".git-credentials"
+                | ".dockercfg"
+                | ".aws"
+                | ".docker"
+                | "credentials"
+                | "credentials.json"
+        )
+        || name.contains("service-account") && name.ends_with(".json")
+    {
+        return Some("a credentials file");
+    }
+    None
+}
+
+/// True when a credential file's content really holds a login, not only settings: an
+/// `.npmrc` with a registry URL alone, or a `.pypirc` listing repositories, holds none.
+pub fn holds_credential(path: &str, text: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name {
+        ".npmrc" => {
+            text.contains("_authToken") || text.contains("_auth") || text.contains("_password")
+        }
+        ".pypirc" | ".netrc" => text.contains("password"),
+        "config.json" => text.contains("\"auth\"") || text.contains("identitytoken"),
+        _ => true,
+    }
 }
 
 /// Well-known token shapes: a fixed prefix followed by enough token characters.
@@ -95,6 +180,55 @@ pub fn token_in(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_with_passwords_are_found_and_redacted() {
+        let clone = "https://ci-bot:glpat-abcdefghijklmnopqrstu@gitlab.example/g/repo.git";
+        assert!(url_with_password(clone));
+        assert_eq!(redact_url(clone), "https://gitlab.example/g/repo.git");
+        assert!(!url_with_password("https://gitlab.example/g/repo.git"));
+        assert!(!url_with_password("https://user@gitlab.example/g/repo.git"));
+        assert!(!url_with_password("git@github.com:org/repo.git"));
+        assert_eq!(
+            redact_url("https://h.example/simple?token=x#frag"),
+            "https://h.example/simple"
+        );
+        assert_eq!(
+            redact_url("git@github.com:org/repo.git"),
+            "git@github.com:org/repo.git"
+        );
+    }
+
+    #[test]
+    fn credential_files_by_path() {
+        for path in [
+            ".npmrc",
+            "app/.pypirc",
+            ".netrc",
+            ".git-credentials",
+            "home/.aws/credentials",
+            "home/.docker/config.json",
+            "credentials.json",
+            ".envrc",
+            "certs/client.p12",
+            "client.pfx",
+            ".env",
+            "deploy-key.pem",
+        ] {
+            assert!(credential_file(path).is_some(), "{path}");
+        }
+        for path in ["config.json", "ca.pem", ".env.example", "app/main.py"] {
+            assert!(credential_file(path).is_none(), "{path}");
+        }
+        assert!(!holds_credential(
+            ".npmrc",
+            "registry=https://npm.example/\n"
+        ));
+        assert!(holds_credential(
+            ".npmrc",
+            "//npm.example/:_authToken=abc\n"
+        ));
+    }
 
     #[test]
     fn secret_names_and_values() {

@@ -24,9 +24,11 @@ pub fn revision(root: &Path) -> Option<String> {
     git(root, &["rev-parse", "HEAD"])
 }
 
-/// The `origin` remote's URL, for the `source` label.
+/// The `origin` remote's URL, for the `source` label, without its user info: CI
+/// systems clone with a token in the URL (`https://ci-bot:TOKEN@host/…`), and a label
+/// is public to everyone who can pull the image.
 pub fn origin(root: &Path) -> Option<String> {
-    git(root, &["remote", "get-url", "origin"])
+    git(root, &["remote", "get-url", "origin"]).map(|url| crate::secrets::redact_url(&url))
 }
 
 /// Runs git in `root`; its trimmed output when it succeeds and says something.

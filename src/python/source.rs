@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::dockerignore::DockerIgnore;
+use crate::secrets::credential_file;
 
 /// Paths never shipped, whatever the ignore files say.
 pub const ALWAYS_EXCLUDED: &[&str] = &[
@@ -85,6 +86,7 @@ impl SourceFiles {
             if dockerignore
                 .as_ref()
                 .is_some_and(|d| d.excludes(relative, false))
+                || is_credential(relative)
             {
                 continue;
             }
@@ -161,6 +163,15 @@ impl SourceFiles {
 
 /// The project's `.dockerignore`; a pattern it cannot read is an error, since ignoring it
 /// could ship a file the user meant to keep out.
+/// True when the file, or a directory it is in, is where a tool keeps a login: such
+/// files never ship, whatever the ignore files say.
+fn is_credential(relative: &Path) -> bool {
+    relative
+        .ancestors()
+        .filter_map(Path::to_str)
+        .any(|path| !path.is_empty() && credential_file(path).is_some())
+}
+
 fn dockerignore(root: &Path) -> Result<Option<DockerIgnore>> {
     let Some(ignore) = DockerIgnore::read(&root.join(".dockerignore")) else {
         return Ok(None);
@@ -196,6 +207,17 @@ mod tests {
             "notes/todo.txt",
             "data/keep.csv",
             "build/out.txt",
+            ".npmrc",
+            "config/.pypirc",
+            ".netrc",
+            ".git-credentials",
+            ".aws/credentials",
+            ".docker/config.json",
+            "credentials.json",
+            ".envrc",
+            "certs/client.p12",
+            "certs/client.pfx",
+            ".ssh/known_hosts",
         ] {
             std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
             std::fs::write(root.join(file), "x").unwrap();

@@ -171,32 +171,14 @@ fn scan_for_secrets(path: &str) -> bool {
 
 /// What secret, if any, a file holds: judged by its name and its content.
 fn secret_in(path: &str, bytes: &[u8]) -> Option<String> {
-    let name = path.rsplit('/').next().unwrap_or(path);
     let text = String::from_utf8_lossy(bytes);
     if text.contains("PRIVATE KEY-----") {
         return Some("a private key".into());
     }
-    if (name == ".env" || name.starts_with(".env."))
-        && !matches!(
-            name,
-            ".env.example" | ".env.sample" | ".env.template" | ".env.dist"
-        )
+    if let Some(kind) = crate::secrets::credential_file(path)
+        && crate::secrets::holds_credential(path, &text)
     {
-        return Some("an .env file".into());
-    }
-    let credential_file = match name {
-        "credentials" if path.contains(".aws/") => Some("AWS credentials"),
-        "config.json" if path.contains(".docker/") && text.contains("\"auth\"") => {
-            Some("registry credentials")
-        }
-        ".npmrc" if text.contains("_authToken") => Some("an npm token"),
-        ".pypirc" if text.contains("password") => Some("a PyPI password"),
-        ".netrc" if text.contains("password") => Some("a .netrc password"),
-        ".git-credentials" => Some("git credentials"),
-        _ => None,
-    };
-    if let Some(what) = credential_file {
-        return Some(what.into());
+        return Some(kind.into());
     }
     crate::secrets::token_in(&text).map(|kind| format!("a {kind}"))
 }
@@ -267,7 +249,7 @@ mod tests {
     fn finds_tokens_keys_and_env_files_but_not_lookalikes() {
         assert_eq!(
             secret_in("app/.env", b"A=1").as_deref(),
-            Some("an .env file")
+            Some("an environment file with secrets")
         );
         assert_eq!(secret_in("app/.env.example", b"A=1"), None);
         assert_eq!(
@@ -280,7 +262,23 @@ mod tests {
                 br#"{"auths":{"r":{"auth":"eDp5"}}}"#
             )
             .as_deref(),
-            Some("registry credentials")
+            Some("a credentials file")
+        );
+        for (path, text) in [
+            ("app/.npmrc", "//npm.example/:_authToken=abc"),
+            ("app/.pypirc", "[pypi]\npassword = x"),
+            ("app/.netrc", "machine h login u password p"),
+            ("app/.git-credentials", "https://u:p@h"),
+            ("root/.aws/credentials", "[default]"),
+            ("app/credentials.json", "{}"),
+            ("app/.envrc", "export A=1"),
+            ("app/client.p12", "x"),
+        ] {
+            assert!(secret_in(path, text.as_bytes()).is_some(), "{path}");
+        }
+        assert_eq!(
+            secret_in("app/.npmrc", b"registry=https://npm.example/"),
+            None
         );
         assert!(!scan_for_secrets(
             "app/.venv/lib/python3.11/site-packages/tests/key.pem"

@@ -2,6 +2,7 @@
 //! production deployment. Every container and image this creates carries the label
 //! `pyship.verify=<run>` and is removed when the run ends, fails or is interrupted.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -27,7 +28,8 @@ pub struct RuntimeOptions {
 pub struct Session {
     engine: Engine,
     run: String,
-    loaded_image: Option<String>,
+    /// Shared with the interrupt handler, which must remove it too.
+    loaded_image: Arc<Mutex<Option<String>>>,
 }
 
 impl Session {
@@ -42,7 +44,7 @@ impl Session {
         let session = Session {
             engine,
             run,
-            loaded_image: None,
+            loaded_image: Arc::default(),
         };
         session.cleanup_on_interrupt();
         session
@@ -58,7 +60,7 @@ impl Session {
 
     /// Records an image this run loaded, to be removed at the end.
     pub fn adopt_image(&mut self, name: String) {
-        self.loaded_image = Some(name);
+        *self.loaded_image.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
     }
 
     /// Runs an engine command; its trimmed stdout, or an error with the engine's reason.
@@ -92,11 +94,17 @@ impl Session {
     }
 
     /// Registers a Ctrl-C handler that removes this run's containers and image.
+    /// Removes this run's containers and loaded image when the run is interrupted by
+    /// Ctrl-C or stopped by SIGTERM (a CI job's cancel), as it would at its end.
     fn cleanup_on_interrupt(&self) {
-        let (engine, run) = (self.engine.clone(), self.run.clone());
+        let (engine, run, image) = (
+            self.engine.clone(),
+            self.run.clone(),
+            Arc::clone(&self.loaded_image),
+        );
         let _ = ctrlc::set_handler(move || {
-            remove_labelled(&engine, &run);
-            eprintln!("interrupted: removed the containers this run started");
+            clean_up(&engine, &run, &image);
+            eprintln!("interrupted: removed the containers and image this run created");
             std::process::exit(130);
         });
     }
@@ -104,10 +112,15 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        remove_labelled(&self.engine, &self.run);
-        if let Some(image) = &self.loaded_image {
-            let _ = self.run(&["rmi", "-f", image]);
-        }
+        clean_up(&self.engine, &self.run, &self.loaded_image);
+    }
+}
+
+fn clean_up(engine: &Engine, run: &str, image: &Mutex<Option<String>>) {
+    remove_labelled(engine, run);
+    let image = image.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(image) = image {
+        let _ = engine.output(engine.command().args(["rmi", "-f", &image]));
     }
 }
 
@@ -259,16 +272,17 @@ fn health(container: &Container<'_>, options: &RuntimeOptions) -> Check {
 fn pid1_user(container: &Container<'_>) -> Check {
     const ID: &str = "pid1-user";
     const TITLE: &str = "PID 1 runs as a non-zero UID";
-    let status = container
-        .inspect("{{.State.Pid}}")
-        .ok()
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .or_else(|| {
-            container
-                .session
-                .ok(&["exec", &container.id, "cat", "/proc/1/status"])
-                .ok()
-        });
+    // Read inside the container: the host's /proc shows another PID namespace on a
+    // remote or rootless engine. Not every image has `cat`; a Python image has Python.
+    let readers: [&[&str]; 2] = [
+        &["cat", "/proc/1/status"],
+        &["python3", "-c", "print(open('/proc/1/status').read())"],
+    ];
+    let status = readers.iter().find_map(|reader| {
+        let mut args = vec!["exec", container.id.as_str()];
+        args.extend_from_slice(reader);
+        container.session.ok(&args).ok()
+    });
     let uid = status.as_deref().and_then(|s| {
         s.lines().find_map(|l| {
             l.strip_prefix("Uid:")?

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::contract::APP_UID;
-use crate::secrets::{secret_variable, token_in};
+use crate::secrets::{secret_variable, token_in, url_with_password};
 use crate::transport::ResolvedImage;
 use crate::verify::check::Check;
 use crate::verify::contents::{Contents, installed_names};
@@ -120,8 +120,26 @@ fn secrets(image: &ResolvedImage, contents: &Contents) -> Check {
         .iter()
         .enumerate()
     {
-        if let Some(kind) = step.created_by().as_deref().and_then(token_in) {
+        let created_by = step.created_by().as_deref().unwrap_or("");
+        if let Some(kind) = token_in(created_by) {
             found.push(format!("a {kind} in history step {}", index + 1));
+        } else if url_with_password(created_by) {
+            found.push(format!(
+                "a URL with a password in history step {}",
+                index + 1
+            ));
+        }
+    }
+    let labels = runtime_config(image).labels().clone().unwrap_or_default();
+    let metadata = labels
+        .iter()
+        .map(|(k, v)| ("label", k, v))
+        .chain(image.annotations.iter().map(|(k, v)| ("annotation", k, v)));
+    for (what, key, value) in metadata {
+        if let Some(kind) = token_in(value) {
+            found.push(format!("a {kind} in {what} {key}"));
+        } else if url_with_password(value) {
+            found.push(format!("a URL with a password in {what} {key}"));
         }
     }
     for secret in &contents.secrets {
@@ -138,7 +156,11 @@ fn secrets(image: &ResolvedImage, contents: &Contents) -> Check {
         ));
     }
     if found.is_empty() {
-        return Check::pass(ID, TITLE, "none found in ENV, history or files");
+        return Check::pass(
+            ID,
+            TITLE,
+            "none found in ENV, labels, annotations, history or files",
+        );
     }
     Check::fail(
         ID,

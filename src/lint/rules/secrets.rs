@@ -5,6 +5,7 @@ use super::Input;
 use crate::dockerfile::{Instruction, Kind};
 use crate::lint::finding::Draft;
 use crate::lint::rule::RuleId;
+use crate::secrets::credential_file;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     let mut context_checked = false;
@@ -48,47 +49,6 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
             _ => {}
         }
     }
-}
-
-/// What kind of credential a copied path looks like.
-fn credential_file(path: &str) -> Option<&'static str> {
-    let name = path
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or(path)
-        .to_ascii_lowercase();
-    let harmless = [".example", ".sample", ".template", ".dist", ".defaults"];
-    if name == ".env" || name.starts_with(".env.") && !harmless.iter().any(|h| name.ends_with(h)) {
-        return Some("an environment file with secrets");
-    }
-    // A `.pem` may be a public CA certificate; only key-looking ones count.
-    let key_pem = name.ends_with(".pem") && (name.contains("key") || name.contains("private"));
-    if key_pem || name.ends_with(".key") || name.ends_with(".p12") || name.ends_with(".pfx") {
-        return Some("a private key or key bundle");
-    }
-    if name.starts_with("id_rsa")
-        || name.starts_with("id_ed25519")
-        || name.starts_with("id_ecdsa")
-        || name == ".ssh"
-    {
-        return Some("an SSH key");
-    }
-    if matches!(
-        name.as_str(),
-        ".netrc"
-            | ".pypirc"
-            | ".npmrc"
-            | ".git-credentials"
-            | ".dockercfg"
-            | ".aws"
-            | "credentials"
-            | "credentials.json"
-    ) || name.contains("service-account") && name.ends_with(".json")
-    {
-        return Some("a credentials file");
-    }
-    None
 }
 
 fn copies_whole_context(copy: &crate::dockerfile::instruction::Copy) -> bool {
