@@ -161,8 +161,6 @@ impl SourceFiles {
     }
 }
 
-/// The project's `.dockerignore`; a pattern it cannot read is an error, since ignoring it
-/// could ship a file the user meant to keep out.
 /// True when the file, or a directory it is in, is where a tool keeps a login: such
 /// files never ship, whatever the ignore files say.
 fn is_credential(relative: &Path) -> bool {
@@ -172,6 +170,8 @@ fn is_credential(relative: &Path) -> bool {
         .any(|path| !path.is_empty() && credential_file(path).is_some())
 }
 
+/// The project's `.dockerignore`; a pattern it cannot read is an error, since ignoring it
+/// could ship a file the user meant to keep out.
 fn dockerignore(root: &Path) -> Result<Option<DockerIgnore>> {
     let Some(ignore) = DockerIgnore::read(&root.join(".dockerignore")) else {
         return Ok(None);
