@@ -151,6 +151,7 @@ fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str, dev_package
         started.elapsed()
     );
 
+    let layers_before = image_layers(&tag);
     let edited = project.path().join(edit);
     let mut source = std::fs::read_to_string(&edited).unwrap();
     // Unique per run: BuildKit's cache is keyed by content, and an edit seen before is cached.
@@ -169,6 +170,21 @@ fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str, dev_package
         !step_cached(&log, "COPY . ."),
         "the source edit was not seen:\n{log}"
     );
+    // What users push and pull: only the image's last layer may change.
+    let layers_after = image_layers(&tag);
+    let kept = layers_before.len() - 1;
+    assert_eq!(
+        layers_before[..kept],
+        layers_after[..kept],
+        "a source edit changed a layer below the project's"
+    );
+    assert_ne!(layers_before.last(), layers_after.last());
+}
+
+/// The image's layer digests, base first.
+fn image_layers(tag: &str) -> Vec<String> {
+    let layers = docker_ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", tag]);
+    serde_json::from_str(&layers).unwrap()
 }
 
 /// An image removed when dropped.

@@ -16,6 +16,7 @@ pub fn render(service: &Service) -> String {
     let mut out = String::new();
     header(&mut out, service);
     builder(&mut out, service);
+    project(&mut out, service);
     runtime(&mut out, service);
     out
 }
@@ -95,11 +96,35 @@ ENV UV_COMPILE_BYTECODE=1 \\
         .chain([NETRC.to_owned()])
         .collect();
     run(out, &mounts, &install.dependencies);
-    out.push_str("COPY . .\n");
-    if let Some(project) = install.project {
-        caches.push(NETRC.to_owned());
-        run(out, &caches, &project);
+    out.push('\n');
+}
+
+/// The project on top of the installed dependencies, in a stage of its own: a source
+/// edit rebuilds only this stage, and what it adds (the source, and the files its install
+/// put into the venv) is collected into `/out` so the runtime image gets it as one small
+/// layer above an unchanged dependency layer.
+fn project(out: &mut String, service: &Service) {
+    out.push_str(
+        "# The project itself: its source, and what installing it adds to the venv.\nFROM builder AS project\nCOPY . .\n",
+    );
+    let install = Install::of(service);
+    let mut mounts = vec![UV_CACHE.to_owned()];
+    if service.lockfile == Lockfile::Poetry {
+        mounts.push("--mount=type=cache,target=/root/.cache/pypoetry".to_owned());
     }
+    mounts.push(NETRC.to_owned());
+    let mut commands = vec![format!(
+        "find {VENV_DIR} -fprint /tmp/deps.list && sort -o /tmp/deps.list /tmp/deps.list"
+    )];
+    commands.extend(install.project.unwrap_or_default());
+    commands.extend([
+        format!("find {VENV_DIR} -fprint /tmp/all.list && sort -o /tmp/all.list /tmp/all.list"),
+        "comm -13 /tmp/deps.list /tmp/all.list > /tmp/project.list".to_owned(),
+        format!("find {APP_DIR} -path {VENV_DIR} -prune -o -print >> /tmp/project.list"),
+        "mkdir /out && tar -cf /tmp/project.tar --no-recursion -T /tmp/project.list".to_owned(),
+        "tar -xf /tmp/project.tar -C /out".to_owned(),
+    ]);
+    run(out, &mounts, &commands);
     out.push('\n');
 }
 
@@ -180,7 +205,9 @@ RUN groupadd --system --gid \"${{UID}}\" app \\
  && useradd --system --no-log-init --uid \"${{UID}}\" --gid \"${{UID}}\" \\
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin app
 WORKDIR {APP_DIR}
-COPY --from=builder {APP_DIR} {APP_DIR}
+# Dependencies, then the project: a source edit leaves the first layer as it was.
+COPY --from=builder {VENV_DIR} {VENV_DIR}
+COPY --from=project /out{APP_DIR} {APP_DIR}
 # Logs reach `docker logs` at once; a read-only filesystem gets no .pyc writes.
 ENV PATH=\"{VENV_DIR}/bin:$PATH\" \\
     VIRTUAL_ENV={VENV_DIR} \\
@@ -206,16 +233,15 @@ EXPOSE ${{PORT}}
         );
     }
     let _ = writeln!(out, "# Found by pyship: {}.", service.entrypoint.reason);
-    let port = service.port.to_string();
     if service
         .entrypoint
         .command
         .iter()
-        .any(|arg| arg.contains(&port))
+        .any(|arg| arg.contains("$PORT"))
     {
         let _ = writeln!(
             out,
-            "# It binds port {port}: keep PORT equal, or rerun `pyship init --port N --force`."
+            "# It listens on $PORT, read when the container starts: `docker run -e PORT=8080 …`."
         );
     }
     let _ = writeln!(out, "CMD {}", super::json_list(&service.entrypoint.command));

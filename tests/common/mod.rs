@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub use pyship::contract::{DEFAULT_PORT, HARDENED_RUN_FLAGS};
+pub use pyship::contract::HARDENED_RUN_FLAGS;
 
 pub const REGISTRY: &str = "127.0.0.1:5000";
 
@@ -163,18 +163,23 @@ pub fn assert_not_importable(container: &Container, packages: &[&str]) {
     }
 }
 
-/// Starts `image` detached with the contract's hardened flags, publishing its default
-/// port on a free port.
+/// The port tests ask services for through `$PORT`: not the default, so an image that
+/// ignores the variable does not answer.
+pub const RUN_PORT: u16 = 8080;
+
+/// Starts `image` detached with the contract's hardened flags and `-e PORT=8080`, as
+/// Cloud Run and seed 004's run line do, publishing that port on a free host port.
 pub fn run_hardened(image: &str) -> (Container, u16) {
-    let publish = format!("127.0.0.1::{DEFAULT_PORT}");
-    let args: Vec<&str> = ["run", "-d"]
+    let env = format!("PORT={RUN_PORT}");
+    let publish = format!("127.0.0.1::{RUN_PORT}");
+    let args: Vec<&str> = ["run", "-d", "-e", &env]
         .into_iter()
         .chain(HARDENED_RUN_FLAGS.iter().copied())
         .chain(["-p", &publish, image])
         .collect();
     let id = docker_ok(&args);
     let container = Container(id);
-    let port = docker_ok(&["port", &container.0, &format!("{DEFAULT_PORT}/tcp")]);
+    let port = docker_ok(&["port", &container.0, &format!("{RUN_PORT}/tcp")]);
     let port = port
         .lines()
         .next()

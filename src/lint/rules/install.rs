@@ -419,6 +419,17 @@ fn uv_tool_image(input: &Input<'_>, out: &mut Vec<Draft>) {
 
 /// Every later install re-runs when a whole-context `COPY` precedes the first install.
 fn install_after_source(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
+    // A stage built on one that installed the dependencies installs only the project.
+    let inherited = input
+        .df
+        .lineage(stage)
+        .into_iter()
+        .rev()
+        .skip(1)
+        .any(|ancestor| installs_dependencies(input, ancestor));
+    if inherited {
+        return;
+    }
     let mut source_copy: Option<usize> = None;
     for (index, instruction) in input.df.body(stage) {
         match &instruction.kind {
@@ -460,6 +471,12 @@ fn install_after_source(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) 
             _ => {}
         }
     }
+}
+
+fn installs_dependencies(input: &Input<'_>, stage: &Stage) -> bool {
+    input
+        .runs(stage)
+        .any(|step| step.script.commands.iter().any(is_dependency_install))
 }
 
 /// An install of the project's dependencies (not of a single tool).
