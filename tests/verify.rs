@@ -174,7 +174,8 @@ fn build_fixtures() -> Fixtures {
                 "CMD /app/.venv/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000; echo stopped",
             ),
             grace(),
-            set(&["command", "graceful-stop"]),
+            // The shell form also fixes the port: PORT moves nothing.
+            set(&["command", "graceful-stop", "port"]),
         ),
         (
             derived(
@@ -297,6 +298,7 @@ fn image_built_by_pyship_passes_every_check() {
         "pid1-user",
         "logs",
         "graceful-stop",
+        "port",
         "dependency-cache",
     ] {
         assert!(

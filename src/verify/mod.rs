@@ -88,7 +88,7 @@ pub struct VerifyArgs {
     pub grace: Option<u64>,
 
     /// A check to skip, by id (user, secrets, dev-dependencies, build-tooling, command,
-    /// metadata, health, pid1-user, logs, graceful-stop, dependency-cache); repeatable.
+    /// metadata, health, pid1-user, logs, graceful-stop, port, dependency-cache); repeatable.
     #[arg(long, value_name = "ID")]
     pub skip: Vec<String>,
 

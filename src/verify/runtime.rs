@@ -194,31 +194,83 @@ pub fn checks(engine: &Session, image: &str, options: &RuntimeOptions) -> Result
     checks.push(pid1_user(&container));
     checks.push(logs(&container, healthy));
     checks.push(graceful_stop(&container, options.grace));
+    drop(container);
+    checks.push(other_port(engine, image, options)?);
     for name in &options.require_env {
         checks.push(required_env(engine, image, options, name)?);
     }
     Ok(checks)
 }
 
+const PORT_ID: &str = "port";
+const PORT_TITLE: &str = "listens on the port $PORT names";
+
+/// Runs the image again with `PORT` set to another port: platforms such as Cloud Run
+/// and Heroku choose the port, and a server bound to a fixed one never answers there.
+/// Any HTTP answer counts: whether it is healthy is the health check's question.
+fn other_port(engine: &Session, image: &str, options: &RuntimeOptions) -> Result<Check> {
+    let port = if options.port == u16::MAX {
+        options.port - 1
+    } else {
+        options.port + 1
+    };
+    let mut env: Vec<(String, String)> = options
+        .env
+        .iter()
+        .filter(|(k, _)| k != "PORT")
+        .cloned()
+        .collect();
+    env.push(("PORT".to_owned(), port.to_string()));
+    let container = engine.start(image, port, &env)?;
+    Ok(match first_answer(&container, port, options, |_| true) {
+        Ok((status, took)) => Check::pass(
+            PORT_ID,
+            PORT_TITLE,
+            format!("PORT={port}: {status} after {took:.1}s"),
+        ),
+        Err(why) => Check::fail(
+            PORT_ID,
+            PORT_TITLE,
+            format!("PORT={port}: {why}"),
+            "start the server on the port in $PORT (pyship build does this), not a fixed one",
+        ),
+    })
+}
+
 fn health(container: &Container<'_>, options: &RuntimeOptions) -> Check {
     const ID: &str = "health";
     let title = format!("GET {} answers 2xx", options.health_path);
-    let port = match container.host_port(options.port) {
-        Ok(port) => port,
-        Err(err) => {
-            return Check::fail(
-                ID,
-                &title,
-                err.to_string(),
-                "EXPOSE the port the server listens on, or pass --port",
-            );
-        }
-    };
-    let url = format!("http://127.0.0.1:{port}{}", options.health_path);
+    match first_answer(container, options.port, options, |s| s.is_success()) {
+        Ok((status, took)) => Check::pass(
+            ID,
+            &title,
+            format!("{status} after {took:.1}s (start to ready)"),
+        ),
+        Err(why) => Check::fail(
+            ID,
+            &title,
+            why,
+            "make the health path answer 200 once the app is ready, or set --health-path / --port",
+        ),
+    }
+}
+
+/// Polls the health path on `port` until an answer `accept` takes arrives: its status
+/// and the seconds it took, or why none came.
+fn first_answer(
+    container: &Container<'_>,
+    port: u16,
+    options: &RuntimeOptions,
+    accept: impl Fn(reqwest::StatusCode) -> bool,
+) -> std::result::Result<(reqwest::StatusCode, f64), String> {
+    let host_port = container
+        .host_port(port)
+        .map_err(|err| format!("{err}: EXPOSE the port the server listens on, or pass --port"))?;
+    let url = format!("http://127.0.0.1:{host_port}{}", options.health_path);
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
-        .expect("static client");
+        .map_err(|err| err.to_string())?;
     let started = Instant::now();
     let mut last = "no answer".to_owned();
     while started.elapsed() < options.health_timeout {
@@ -230,43 +282,24 @@ fn health(container: &Container<'_>, options: &RuntimeOptions) -> Check {
                 .take(3)
                 .collect::<Vec<_>>()
                 .join(" | ");
-            return Check::fail(
-                ID,
-                &title,
-                format!(
-                    "the container exited with {:?} before answering: {tail}",
-                    container.exit_code()
-                ),
-                "run the image locally and fix the start-up error it prints",
-            );
+            return Err(format!(
+                "the container exited with {:?} before answering: {tail}",
+                container.exit_code()
+            ));
         }
         match client.get(&url).send() {
-            Ok(response) if response.status().is_success() => {
-                return Check::pass(
-                    ID,
-                    &title,
-                    format!(
-                        "{} after {:.1}s",
-                        response.status(),
-                        started.elapsed().as_secs_f64()
-                    ),
-                );
+            Ok(response) if accept(response.status()) => {
+                return Ok((response.status(), started.elapsed().as_secs_f64()));
             }
-            Ok(response) => last = format!("{}", response.status()),
+            Ok(response) => last = response.status().to_string(),
             Err(_) => {}
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    Check::fail(
-        ID,
-        &title,
-        format!(
-            "{last} within {}s on port {}",
-            options.health_timeout.as_secs(),
-            options.port
-        ),
-        "make the health path answer 200 once the app is ready, or set --health-path / --port",
-    )
+    Err(format!(
+        "{last} within {}s on port {port}",
+        options.health_timeout.as_secs()
+    ))
 }
 
 fn pid1_user(container: &Container<'_>) -> Check {
