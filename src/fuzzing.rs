@@ -26,7 +26,11 @@ pub fn uv_lock(text: &str) {
         return;
     };
     if let (Ok(packages), Ok(tags)) = (
-        lock.runtime_packages(&project, &target.marker_environment()),
+        lock.runtime_packages(
+            &project,
+            &target.marker_environment(),
+            &crate::python::lock::Selection::default(),
+        ),
         target.tags(),
     ) {
         for package in packages {

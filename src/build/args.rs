@@ -8,6 +8,8 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::oci::Reference;
+use crate::python::lock::Selection;
+use crate::python::project::Project;
 use crate::transport::Destination;
 
 /// Build a production image from a uv-locked Python service, without a Docker daemon.
@@ -56,7 +58,20 @@ pub struct BuildArgs {
     #[arg(long, short = 't', value_name = "NAME[:TAG]")]
     pub tag: Option<String>,
 
-    /// The port the service listens on (sets PORT, EXPOSE and the server's bind).
+    /// Install this extra of the project too ([project.optional-dependencies]); repeatable.
+    #[arg(long = "extra", value_name = "NAME")]
+    pub extras: Vec<String>,
+
+    /// Install every extra of the project.
+    #[arg(long)]
+    pub all_extras: bool,
+
+    /// Install this dependency group too ([dependency-groups]); repeatable. None by default.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+
+    /// The port the service listens on when $PORT is unset at run time (sets ENV PORT and
+    /// EXPOSE; the server reads $PORT when the container starts).
     #[arg(long, env = "PYSHIP_PORT")]
     pub port: Option<u16>,
 
@@ -76,6 +91,22 @@ pub enum Format {
 }
 
 impl BuildArgs {
+    /// The optional parts to install: these flags, else `[tool.pyship] extras`/`groups`.
+    pub fn selection(&self, project: &Project) -> Selection {
+        let or_config = |flags: &[String], config: &[String]| {
+            if flags.is_empty() {
+                config.to_vec()
+            } else {
+                flags.to_vec()
+            }
+        };
+        Selection {
+            extras: or_config(&self.extras, &project.config.extras),
+            all_extras: self.all_extras,
+            groups: or_config(&self.groups, &project.config.groups),
+        }
+    }
+
     /// Where the image goes: each `--output`, then `--load`, then `--push`.
     pub fn destinations(&self) -> Result<Vec<Destination>> {
         let mut destinations: Vec<Destination> = self

@@ -14,7 +14,7 @@ use crate::oci::facts::{self, BaseFacts, Interpreter};
 use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
 use crate::python::interpreter;
-use crate::python::lock::{UvLock, normalize};
+use crate::python::lock::{Selection, UvLock, normalize};
 use crate::python::project::Project;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
@@ -35,6 +35,7 @@ pub struct Inputs<'a> {
     pub base: &'a ResolvedImage,
     pub project: &'a Project,
     pub lock: &'a UvLock,
+    pub selection: &'a Selection,
     pub platform: ImagePlatform,
     pub cache: &'a Cache,
     pub client: &'a Client,
@@ -42,9 +43,10 @@ pub struct Inputs<'a> {
 }
 
 impl Dependencies {
-    fn resolve(lock: &UvLock, project: &Project, target: Target) -> Result<Dependencies> {
+    fn resolve(inputs: &Inputs<'_>, target: Target) -> Result<Dependencies> {
+        let (lock, project, selection) = (inputs.lock, inputs.project, inputs.selection);
         let tags = target.tags()?;
-        let packages = lock.runtime_packages(project, &target.marker_environment())?;
+        let packages = lock.runtime_packages(project, &target.marker_environment(), selection)?;
         let wheels = packages
             .iter()
             .map(|p| wheel::choose(p, &tags, &target))
@@ -78,7 +80,6 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     let Inputs {
         base,
         project,
-        lock,
         platform,
         ..
     } = *inputs;
@@ -87,20 +88,23 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
         Ok((deps, layer))
     };
     if let Some(facts) = base.cached_facts(inputs.cache) {
-        let target = real_target(project, &facts, platform)?.1;
-        let (deps, layer) = build(Dependencies::resolve(lock, project, target)?)?;
+        let target = real_target(project, &facts, platform, inputs.progress)?.1;
+        let (deps, layer) = build(Dependencies::resolve(inputs, target)?)?;
         return Ok((facts, deps, layer));
     }
     std::thread::scope(|scope| {
         let scan = scope.spawn(|| base.facts(inputs.cache, inputs.progress));
         // A failed guess only costs the head start: the real target decides below.
         let guess = predicted_target(base, project, platform)
-            .and_then(|target| Dependencies::resolve(lock, project, target).ok())
+            .and_then(|target| Dependencies::resolve(inputs, target).ok())
             .and_then(|deps| build(deps).ok());
         let facts = scan
             .join()
             .map_err(|_| anyhow::anyhow!("reading the base image failed"))??;
-        let deps = Dependencies::resolve(lock, project, real_target(project, &facts, platform)?.1)?;
+        let deps = Dependencies::resolve(
+            inputs,
+            real_target(project, &facts, platform, inputs.progress)?.1,
+        )?;
         let (deps, layer) = match guess {
             Some((guessed, layer)) if guessed.same_install(&deps) => (deps, layer),
             _ => build(deps)?,
@@ -127,14 +131,17 @@ fn predicted_target(
 }
 
 /// The interpreter the base really has, checked against the project, and its target.
-pub fn real_target(
+fn real_target(
     project: &Project,
     facts: &BaseFacts,
     platform: ImagePlatform,
+    progress: &Progress,
 ) -> Result<(Interpreter, Target)> {
     let interpreter = interpreter::choose(project, facts)?;
     let full = interpreter.full_version();
-    interpreter::check_version(project, &interpreter, &full)?;
+    if let Some(note) = interpreter::check_version(project, &interpreter, &full)? {
+        progress.warn(&note);
+    }
     // Without a libc found in the layers, assume the oldest manylinux glibc: every
     // wheel chosen for it runs on anything newer.
     let libc = facts.libc.unwrap_or(Libc::Glibc {

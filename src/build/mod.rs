@@ -58,10 +58,15 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let base = ImageSource::from_str(&base_name)?.resolve(platform, &client, &cache)?;
     progress.line(&format!("base    {}@{}", base.name, base.manifest_digest));
 
+    let selection = args.selection(&project);
+    // Named extras and groups are checked before anything is downloaded.
+    selection.extras(&project)?;
+    selection.groups(&project)?;
     let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
         base: &base,
         project: &project,
         lock: &lock,
+        selection: &selection,
         platform,
         cache: &cache,
         client: &client,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::oci::platform::ImagePlatform;
-use crate::python::lock::{UvLock, normalize};
+use crate::python::lock::{Selection, UvLock, normalize};
 use crate::python::project::Project;
 use crate::python::target::Target;
 
@@ -89,7 +89,11 @@ impl Lockfile {
                 let lock = UvLock::read(project)?;
                 lock.ensure_fresh(project)?;
                 let target = Target::bookworm(ImagePlatform::Amd64, &format!("{python_xy}.0"))?;
-                let packages = lock.runtime_packages(project, &target.marker_environment())?;
+                let packages = lock.runtime_packages(
+                    project,
+                    &target.marker_environment(),
+                    &Selection::default(),
+                )?;
                 Ok(packages.iter().map(|p| normalize(&p.name)).collect())
             }
             Lockfile::Poetry => poetry_main_packages(&path),

@@ -65,17 +65,31 @@ pub fn choose(project: &Project, facts: &BaseFacts) -> Result<Interpreter> {
 }
 
 /// The seed-001 lesson: a venv made for one Python and run by another breaks, and
-/// silently drifting versions hide bugs. Refuse, naming both.
-pub fn check_version(project: &Project, interpreter: &Interpreter, full: &str) -> Result<()> {
+/// silently drifting versions hide bugs. A different X.Y is refused, naming both; a
+/// different patch release of the pinned X.Y is accepted with a note to show, since
+/// bases move patch releases and a venv does not depend on them.
+pub fn check_version(
+    project: &Project,
+    interpreter: &Interpreter,
+    full: &str,
+) -> Result<Option<String>> {
     let found = uv_pep440::Version::from_str(full).context("base Python version")?;
+    let mut note = None;
     if let Some(pin) = &project.python_pin {
         let want = pin.release();
         let have = found.release();
-        if have.len() < want.len() || have[..want.len()] != *want {
+        let minor = want.len().min(2);
+        if have.len() < minor || have[..minor] != want[..minor] {
             bail!(
                 "the base image has Python {full} ({}) but .python-version pins {pin}: use a base with Python {pin} (e.g. --base python:{pin}-slim) or change .python-version",
                 interpreter.path
             );
+        }
+        if have.len() < want.len() || have[..want.len()] != *want {
+            note = Some(format!(
+                "warning: .python-version pins {pin}; the base has {full}, the same {}.{}: building with it",
+                want[0], want[1]
+            ));
         }
     }
     if let Some(spec) = &project.requires_python
@@ -85,5 +99,5 @@ pub fn check_version(project: &Project, interpreter: &Interpreter, full: &str) -
             "the base image has Python {full} but requires-python is {spec}: pick a base whose Python satisfies it"
         );
     }
-    Ok(())
+    Ok(note)
 }

@@ -20,6 +20,8 @@ pub struct Project {
     pub requires_python: Option<VersionSpecifiers>,
     /// `[project.dependencies]`, as written.
     pub dependencies: Vec<String>,
+    /// `[project.optional-dependencies]`: extra name to requirements, as written.
+    pub optional_dependencies: BTreeMap<String, Vec<String>>,
     /// `[dependency-groups]` plus the legacy `[tool.uv] dev-dependencies` as group `dev`.
     pub dependency_groups: BTreeMap<String, Vec<String>>,
     /// `[project.scripts]`: console script name to `module:function`.
@@ -38,6 +40,12 @@ pub struct PyshipConfig {
     pub port: Option<u16>,
     pub platform: Option<String>,
     pub name: Option<String>,
+    /// Extras of the project to install, as `--extra` does.
+    #[serde(default)]
+    pub extras: Vec<String>,
+    /// Dependency groups to install, as `--group` does (none by default).
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// The tables of the other commands; read by those commands (`lint` reads
     /// pyproject.toml itself, so its table is only accepted here).
     #[serde(rename = "lint")]
@@ -67,6 +75,8 @@ struct ProjectTable {
     dependencies: Vec<String>,
     #[serde(default)]
     scripts: BTreeMap<String, String>,
+    #[serde(default)]
+    optional_dependencies: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +153,7 @@ impl Project {
             description: table.description,
             requires_python,
             dependencies: table.dependencies,
+            optional_dependencies: table.optional_dependencies,
             dependency_groups,
             scripts: table.scripts,
             config: parsed.tool.pyship.unwrap_or_default(),

@@ -71,9 +71,18 @@ impl Progress {
 
     /// A line of output that does not disturb bars being drawn.
     pub fn line(&self, text: &str) {
-        if self.quiet {
-            return;
+        if !self.quiet {
+            self.always(text);
         }
+    }
+
+    /// A line the user must see even when progress is off (`-q`, `--format json`): a
+    /// choice pyship made for them that they may not expect.
+    pub fn warn(&self, text: &str) {
+        self.always(text);
+    }
+
+    fn always(&self, text: &str) {
         if self.interactive {
             self.multi.println(text).ok();
         } else {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uv_pep440::VersionSpecifiers;
 use uv_pep508::{MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
 
-use super::normalize;
+use super::{Selection, normalize};
 use crate::python::project::Project;
 
 #[derive(Debug, Deserialize)]
@@ -183,7 +183,7 @@ impl UvLock {
         }
         compare(
             "dependencies",
-            &project.dependencies,
+            &requires_dist(project)?,
             &metadata.requires_dist,
             &mut differences,
         )?;
@@ -216,9 +216,17 @@ impl UvLock {
         &self,
         project: &Project,
         env: &MarkerEnvironment,
+        selection: &Selection,
     ) -> Result<Vec<&LockedPackage>> {
         let root = self.root(project)?;
-        self.closure(root.dependencies.iter().collect(), env)
+        let mut start: Vec<&LockedDependency> = root.dependencies.iter().collect();
+        for extra in selection.extras(project)? {
+            start.extend(root.optional_dependencies.get(&extra).into_iter().flatten());
+        }
+        for group in selection.groups(project)? {
+            start.extend(root.dev_dependencies.get(&group).into_iter().flatten());
+        }
+        self.closure(start, env)
     }
 
     /// Normalized names of packages that only dependency groups bring in: what must not
@@ -230,7 +238,7 @@ impl UvLock {
     ) -> Result<BTreeSet<String>> {
         let root = self.root(project)?;
         let runtime: BTreeSet<String> = self
-            .runtime_packages(project, env)?
+            .runtime_packages(project, env, &Selection::default())?
             .iter()
             .map(|p| normalize(&p.name))
             .collect();
@@ -295,6 +303,25 @@ impl UvLock {
                 )
             })
     }
+}
+
+/// The project's requirements as uv records them in `requires-dist`: its dependencies,
+/// and each optional dependency with `extra == 'NAME'` joined to its marker.
+fn requires_dist(project: &Project) -> Result<Vec<String>> {
+    let mut all = project.dependencies.clone();
+    for (extra, requirements) in &project.optional_dependencies {
+        let extra_marker = MarkerTree::from_str(&format!("extra == '{}'", normalize(extra)))
+            .map_err(|err| anyhow::anyhow!("pyproject.toml: extra {extra:?}: {err}"))?;
+        for text in requirements {
+            let mut requirement =
+                Requirement::<uv_pep508::VerbatimUrl>::from_str(text).map_err(|err| {
+                    anyhow::anyhow!("pyproject.toml: {text:?} is not a valid requirement: {err}")
+                })?;
+            requirement.marker = requirement.marker.and(extra_marker);
+            all.push(requirement.to_string());
+        }
+    }
+    Ok(all)
 }
 
 fn marker_applies(marker: Option<&str>, env: &MarkerEnvironment) -> Result<bool> {
@@ -396,8 +423,8 @@ impl RequirementKey {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
     use super::*;
+    use super::{Selection, normalize};
     use crate::python::project::Project;
 
     const LOCK: &str = r#"
@@ -509,7 +536,7 @@ source = { registry = "https://example.invalid/simple" }
         let lock = UvLock::parse_str(LOCK).unwrap();
         let p = project("", "");
         let names: Vec<_> = lock
-            .runtime_packages(&p, &linux_env())
+            .runtime_packages(&p, &linux_env(), &Selection::default())
             .unwrap()
             .iter()
             .map(|pkg| pkg.name.clone())
