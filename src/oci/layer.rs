@@ -168,6 +168,21 @@ impl Tree {
         self.entries.keys().map(String::as_str)
     }
 
+    /// How many bytes of file contents the tree holds in memory.
+    #[cfg(test)]
+    pub fn bytes_held(&self) -> usize {
+        self.entries
+            .values()
+            .map(|e| match &e.node {
+                Node::File {
+                    content: Content::Bytes(b),
+                    ..
+                } => b.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The bytes of in-memory file contents (files on disk are counted by their size).
     fn content_size(&self) -> u64 {
         self.entries

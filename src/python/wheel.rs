@@ -435,6 +435,41 @@ mod tests {
     }
 
     #[test]
+    fn member_contents_stay_in_the_wheel_and_are_hashed_for_record() {
+        let big = vec![0u8; 4 << 20];
+        let whl = wheel(&[
+            ("demo/zeros.bin", big.as_slice()),
+            ("demo-1.0.dist-info/METADATA", b"Name: demo\n"),
+        ]);
+        let mut tree = Tree::new();
+        install(
+            whl.path(),
+            &choice("demo-1.0-py3-none-any.whl"),
+            &venv(),
+            &mut tree,
+        )
+        .unwrap();
+        assert!(
+            tree.bytes_held() < 64 * 1024,
+            "{} bytes of the wheel held in memory",
+            tree.bytes_held()
+        );
+        let mut tar = Vec::new();
+        tree.write_tar(&mut tar, 0).unwrap();
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&big));
+        let row = format!("demo/zeros.bin,sha256={hash},{}", big.len());
+        assert!(String::from_utf8_lossy(&tar).contains(&row), "no {row}");
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let written = archive
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().ends_with("demo/zeros.bin"))
+            .map(|e| e.size());
+        assert_eq!(written, Some(big.len() as u64));
+    }
+
+    #[test]
     fn refuses_escaping_members() {
         for bad in ["../evil.py", "/etc/evil", "demo/../../x"] {
             let whl = wheel(&[(bad, b"x"), ("demo-1.0.dist-info/METADATA", b"")]);
