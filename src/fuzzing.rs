@@ -74,5 +74,73 @@ pub fn wheel(bytes: &[u8]) {
             tree.paths().all(|p| p.starts_with("app/.venv/")),
             "a wheel escaped the venv"
         );
+        // The contents stay in the wheel until the layer is written: write it too.
+        let _ = tree.write_tar(&mut std::io::sink(), 0);
     }
+}
+
+/// Reads `bytes` as a `docker save` archive into a scratch cache. Whatever it names,
+/// nothing outside the archive may be read: the archive holds no host path to find.
+pub fn docker_archive(bytes: &[u8]) {
+    let Some((dir, cache)) = scratch_cache() else {
+        return;
+    };
+    let file = dir.path().join("image.tar");
+    if std::fs::write(&file, bytes).is_err() {
+        return;
+    }
+    let _ = crate::transport::archive::resolve(&file, &cache);
+}
+
+/// Walks `bytes` as two layers of one image (the second over the first, so whiteouts
+/// apply) and reads the base facts from them, as a build does for its base.
+pub fn layer(bytes: &[u8]) {
+    let mut walk = crate::oci::walk::Walk::default();
+    let mut scan = crate::oci::facts::FactsScan::default();
+    for _ in 0..2 {
+        let read = walk.layer(bytes, |path, index, entry| {
+            scan.visit(path, index, entry)?;
+            // A bounded read of every entry, as verify's scan does.
+            std::io::copy(
+                &mut std::io::Read::take(entry, 1 << 20),
+                &mut std::io::sink(),
+            )?;
+            Ok(())
+        });
+        if read.is_err() {
+            return;
+        }
+    }
+    let _ = scan.finish(&walk, &Default::default());
+}
+
+/// Reads `bytes` as the manifest and, separately, as the image index an OCI layout's
+/// `index.json` points at.
+pub fn manifest(bytes: &[u8]) {
+    use crate::oci::media_type::{OCI_INDEX, OCI_MANIFEST};
+    for media_type in [OCI_MANIFEST, OCI_INDEX] {
+        let Some((dir, cache)) = scratch_cache() else {
+            return;
+        };
+        let digest = crate::store::Digest::of(bytes);
+        let blobs = dir.path().join("blobs/sha256");
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": media_type, "digest": digest.to_string(), "size": bytes.len()}],
+        });
+        let written = std::fs::create_dir_all(&blobs)
+            .and_then(|()| std::fs::write(blobs.join(digest.hex()), bytes))
+            .and_then(|()| std::fs::write(dir.path().join("index.json"), index.to_string()));
+        if written.is_err() {
+            return;
+        }
+        let _ = crate::transport::layout::resolve(dir.path(), None, ImagePlatform::Amd64, &cache);
+    }
+}
+
+/// A temporary directory with a cache inside it.
+fn scratch_cache() -> Option<(tempfile::TempDir, crate::store::Cache)> {
+    let dir = tempfile::tempdir().ok()?;
+    let cache = crate::store::Cache::at(dir.path().join("cache")).ok()?;
+    Some((dir, cache))
 }

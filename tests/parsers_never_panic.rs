@@ -109,3 +109,84 @@ fn wheel_mutations() {
         pyship::fuzzing::wheel(&mutate(&seed, &mut rng));
     }
 }
+
+/// A tar of `members`: (name, contents), with `->` in a name making a symlink.
+fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, bytes) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        match name.split_once(" -> ") {
+            Some((link, target)) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                builder.append_link(&mut header, link, target).unwrap();
+            }
+            None => {
+                header.set_size(bytes.len() as u64);
+                builder.append_data(&mut header, name, *bytes).unwrap();
+            }
+        }
+    }
+    builder.into_inner().unwrap()
+}
+
+fn seed_layer() -> Vec<u8> {
+    tar_of(&[
+        ("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
+        ("usr/bin/python3.11", b"\x7fELF"),
+        ("usr/bin/python3 -> python3.11", b""),
+        ("lib/x86_64-linux-gnu/libc.so.6", b""),
+        (
+            "var/lib/dpkg/status",
+            b"Package: python3.11\nVersion: 3.11.2-6\n\n",
+        ),
+        ("app/.wh.old", b""),
+        ("app/.wh..wh..opq", b""),
+        ("app/site-packages/x-1.0.dist-info/METADATA", b"Name: x\n"),
+    ])
+}
+
+#[test]
+fn layer_mutations() {
+    let seed = seed_layer();
+    pyship::fuzzing::layer(&seed);
+    let mut rng = Rng(0x1a7e);
+    for _ in 0..1500 {
+        pyship::fuzzing::layer(&mutate(&seed, &mut rng));
+    }
+}
+
+#[test]
+fn docker_archive_mutations() {
+    let layer = seed_layer();
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"User":"1001"},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let manifest =
+        br#"[{"Config":"config.json","RepoTags":["a:b"],"Layers":["l/layer.tar","k/layer.tar"]}]"#;
+    let seed = tar_of(&[
+        ("manifest.json", manifest),
+        ("config.json", config),
+        ("l/layer.tar", &layer),
+        ("k/layer.tar -> ../l/layer.tar", b""),
+    ]);
+    pyship::fuzzing::docker_archive(&seed);
+    let mut rng = Rng(0xa4c1);
+    for _ in 0..300 {
+        pyship::fuzzing::docker_archive(&mutate(&seed, &mut rng));
+    }
+}
+
+#[test]
+fn manifest_mutations() {
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}],"annotations":{"a":"b"}}"#;
+    let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"platform":{"architecture":"amd64","os":"linux"}}]}"#;
+    let seeds: [&[u8]; 2] = [manifest, index];
+    let mut rng = Rng(0x0c1);
+    for seed in seeds {
+        pyship::fuzzing::manifest(seed);
+    }
+    for _ in 0..400 {
+        let seed = seeds[rng.below(seeds.len())];
+        pyship::fuzzing::manifest(&mutate(seed, &mut rng));
+    }
+}

@@ -49,6 +49,9 @@ enum Seen {
     Exists,
 }
 
+/// How much of one file a fact is read from: a whole Debian's dpkg status is a few MB.
+const FILE_LIMIT: u64 = 64 << 20;
+
 /// Collects the files facts are made of while a [`Walk`] goes over the layers.
 #[derive(Debug, Default)]
 pub struct FactsScan {
@@ -74,8 +77,10 @@ impl FactsScan {
                     .unwrap_or_default(),
             ),
             tar::EntryType::Regular if !path.contains("/bin/") => {
+                // The files read are small text databases; a layer that inflates one
+                // beyond the limit gets it cut, not all the memory it asks for.
                 let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes)?;
+                entry.take(FILE_LIMIT).read_to_end(&mut bytes)?;
                 Seen::File(bytes)
             }
             _ => Seen::Exists,

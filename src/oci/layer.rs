@@ -5,8 +5,10 @@
 //! clamped to the build's epoch; gzip carries no name and no timestamp.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
@@ -16,12 +18,20 @@ use super::media_type::OCI_LAYER_GZIP;
 use crate::store::digest::HashingWriter;
 use crate::store::{Cache, Digest};
 
-/// Where a file's bytes come from.
+/// Where a file's bytes come from. Large contents stay where they are until the layer
+/// is written, so a tree costs memory for its names, not for its bytes.
 #[derive(Debug, Clone)]
 pub enum Content {
     Bytes(Vec<u8>),
     /// A file on disk, read when the layer is written.
     Path(PathBuf),
+    /// Member `index` of the zip file at `zip` (a wheel), inflated when the layer is
+    /// written; `size` is what it inflated to when it was first read.
+    ZipMember {
+        zip: Arc<Path>,
+        index: usize,
+        size: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +168,21 @@ impl Tree {
         self.entries.keys().map(String::as_str)
     }
 
+    /// How many bytes of file contents the tree holds in memory.
+    #[cfg(test)]
+    pub fn bytes_held(&self) -> usize {
+        self.entries
+            .values()
+            .map(|e| match &e.node {
+                Node::File {
+                    content: Content::Bytes(b),
+                    ..
+                } => b.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The bytes of in-memory file contents (files on disk are counted by their size).
     fn content_size(&self) -> u64 {
         self.entries
@@ -171,23 +196,30 @@ impl Tree {
                     content: Content::Path(p),
                     ..
                 } => std::fs::metadata(p).map_or(0, |m| m.len()),
+                Node::File {
+                    content: Content::ZipMember { size, .. },
+                    ..
+                } => *size,
                 _ => 0,
             })
             .sum()
     }
 
     /// Directory entries for every parent that has none, owned by root, at `mtime`.
-    fn with_parents(&self, mtime: u64) -> BTreeMap<String, Entry> {
-        let mut all = self.entries.clone();
+    fn missing_parents(&self, mtime: u64) -> BTreeMap<String, Entry> {
+        let mut parents = BTreeMap::new();
         for path in self.entries.keys() {
             let mut parent = path.as_str();
             while let Some(idx) = parent.rfind('/') {
                 parent = &parent[..idx];
-                all.entry(parent.to_owned())
-                    .or_insert_with(|| Entry::dir(mtime));
+                if !self.entries.contains_key(parent) {
+                    parents
+                        .entry(parent.to_owned())
+                        .or_insert_with(|| Entry::dir(mtime));
+                }
             }
         }
-        all
+        parents
     }
 
     /// Writes the tree as a gzip layer into the cache, with every mtime clamped to `epoch`.
@@ -222,8 +254,14 @@ impl Tree {
     pub fn write_tar(&self, out: &mut dyn Write, epoch: u64) -> Result<()> {
         let mut builder = tar::Builder::new(out);
         builder.mode(tar::HeaderMode::Deterministic);
-        for (path, entry) in self.with_parents(epoch) {
-            append(&mut builder, &path, &entry, epoch)
+        // The entries themselves are borrowed, never cloned: their contents may be large.
+        let parents = self.missing_parents(epoch);
+        let mut all: BTreeMap<&str, &Entry> =
+            parents.iter().map(|(p, e)| (p.as_str(), e)).collect();
+        all.extend(self.entries.iter().map(|(p, e)| (p.as_str(), e)));
+        let mut zips = OpenZips::default();
+        for (path, entry) in all {
+            append(&mut builder, path, entry, epoch, &mut zips)
                 .with_context(|| format!("cannot write /{path} into a layer"))?;
         }
         builder.into_inner()?.flush()?;
@@ -236,6 +274,7 @@ fn append(
     path: &str,
     entry: &Entry,
     epoch: u64,
+    zips: &mut OpenZips,
 ) -> Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_uid(entry.uid);
@@ -261,15 +300,104 @@ fn append(
                     builder.append_data(&mut header, path, bytes.as_slice())?;
                 }
                 Content::Path(source) => {
-                    let file = std::fs::File::open(source)
+                    let file = File::open(source)
                         .with_context(|| format!("cannot read {}", source.display()))?;
-                    header.set_size(file.metadata()?.len());
-                    builder.append_data(&mut header, path, file)?;
+                    let size = file.metadata()?.len();
+                    header.set_size(size);
+                    let what = || source.display().to_string();
+                    builder.append_data(&mut header, path, Exact::new(file, size, what))?;
+                }
+                Content::ZipMember { zip, index, size } => {
+                    let member = zips
+                        .open(zip)?
+                        .by_index(*index)
+                        .with_context(|| format!("cannot read {}", zip.display()))?;
+                    header.set_size(*size);
+                    let what = || format!("member {index} of {}", zip.display());
+                    builder.append_data(&mut header, path, Exact::new(member, *size, what))?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// A reader of exactly the `size` bytes a tar header promised: a source that ends early
+/// or goes on longer (a file that changed while the layer was written) is an error,
+/// where copying until EOF would write a tar whose entries no longer line up.
+struct Exact<R, W> {
+    inner: R,
+    left: u64,
+    size: u64,
+    what: W,
+}
+
+impl<R: Read, W: Fn() -> String> Exact<R, W> {
+    fn new(inner: R, size: u64, what: W) -> Exact<R, W> {
+        Exact {
+            inner,
+            left: size,
+            size,
+            what,
+        }
+    }
+
+    fn changed(&self, how: &str) -> io::Error {
+        io::Error::other(format!(
+            "{} {how} while the layer was written (it had {} bytes): build again",
+            (self.what)(),
+            self.size
+        ))
+    }
+}
+
+impl<R: Read, W: Fn() -> String> Read for Exact<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(self.changed("grew")),
+            };
+        }
+        let room = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..room])?;
+        if n == 0 && room > 0 {
+            return Err(self.changed("shrank"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The zip files (wheels) open while a layer is written. A tree's sorted paths visit
+/// one wheel's files mostly together, so a few open archives spare re-reading their
+/// central directories without holding a descriptor per wheel.
+#[derive(Default)]
+struct OpenZips(Vec<(Arc<Path>, zip::ZipArchive<File>)>);
+
+impl OpenZips {
+    const KEEP: usize = 16;
+
+    fn open(&mut self, path: &Arc<Path>) -> Result<&mut zip::ZipArchive<File>> {
+        let at = match self.0.iter().position(|(p, _)| p == path) {
+            Some(at) => at,
+            None => {
+                let file =
+                    File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let archive = zip::ZipArchive::new(file)
+                    .with_context(|| format!("{} is no longer a valid zip", path.display()))?;
+                if self.0.len() == Self::KEEP {
+                    self.0.remove(0);
+                }
+                self.0.push((path.clone(), archive));
+                self.0.len() - 1
+            }
+        };
+        Ok(&mut self.0[at].1)
+    }
 }
 
 /// Normalizes an absolute image path to its tar form (no leading slash), refusing
@@ -339,6 +467,76 @@ mod tests {
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(names, ["app/", "app/pkg/", "app/pkg/mod.py"]);
         assert!(entries.iter().all(|e| e.1 == 0 && e.2 <= 5));
+    }
+
+    #[test]
+    fn a_source_that_changed_size_is_an_error_not_a_misaligned_tar() {
+        let read = |source: &[u8], size| {
+            let mut out = Vec::new();
+            std::io::copy(&mut Exact::new(source, size, || "f".into()), &mut out).map(|_| out)
+        };
+        assert_eq!(read(b"abc", 3).unwrap(), b"abc");
+        assert!(read(b"abcd", 3).unwrap_err().to_string().contains("f grew"));
+        assert!(read(b"ab", 3).unwrap_err().to_string().contains("f shrank"));
+    }
+
+    #[test]
+    fn a_file_that_grows_fails_the_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("grows.py");
+        std::fs::write(&file, b"x = 1\n").unwrap();
+        let mut tree = Tree::new();
+        tree.insert("/app/grows.py", Entry::file(Content::Path(file.clone()), 0))
+            .unwrap();
+        // Appends to the file while its header, with the size it had, is written
+        // (after the header of the parent directory `app`).
+        struct Appends(PathBuf, Vec<u8>);
+        impl Write for Appends {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.1.len() == 512 {
+                    let mut f = std::fs::OpenOptions::new().append(true).open(&self.0)?;
+                    f.write_all(&[b'#'; 4096])?;
+                }
+                self.1.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = tree
+            .write_tar(&mut Appends(file, Vec::new()), 0)
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("grew"), "{err:#}");
+    }
+
+    #[test]
+    fn zip_members_are_read_when_the_layer_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.zip");
+        let mut zip = zip::ZipWriter::new(File::create(&path).unwrap());
+        zip.start_file("a", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"hello").unwrap();
+        zip.finish().unwrap();
+        let zip: Arc<Path> = Arc::from(path.as_path());
+        let mut tree = Tree::new();
+        let member = |size| Content::ZipMember {
+            zip: zip.clone(),
+            index: 0,
+            size,
+        };
+        tree.insert("/a", Entry::file(member(5), 0)).unwrap();
+        let mut out = Vec::new();
+        tree.write_tar(&mut out, 0).unwrap();
+        let mut archive = tar::Archive::new(out.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut text = String::new();
+        entry.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "hello");
+        // The wheel changed since it was installed: refused, not written misaligned.
+        tree.insert("/a", Entry::file(member(4), 0)).unwrap();
+        assert!(tree.write_tar(&mut Vec::new(), 0).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -112,12 +113,21 @@ fn no_wheel_error(package: &LockedPackage, offered: &[String], target: &Target) 
     )
 }
 
+/// The largest `entry_points.txt` or `#!python` script read into memory: real ones are
+/// a few kilobytes, and a claim of more is the input's, not a reason to allocate.
+const TEXT_LIMIT: u64 = 16 << 20;
+
 /// Installs the wheel at `path` into `tree` under `venv`, with mtimes clamped later to the epoch.
+///
+/// File contents stay in the wheel: each member is inflated once here, to hash it for
+/// RECORD, and again when the layer is written, so memory does not grow with the
+/// wheel's inflated size.
 pub fn install(path: &Path, choice: &WheelChoice, venv: &Venv, tree: &mut Tree) -> Result<()> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut archive = zip::ZipArchive::new(file)
         .with_context(|| format!("{} is not a valid wheel (zip)", choice.filename))?;
+    let zip: Arc<Path> = Arc::from(path);
     let parsed = WheelFilename::from_str(&choice.filename)
         .map_err(|err| anyhow::anyhow!("{}: {err}", choice.filename))?;
     let data_dir = format!(
@@ -140,10 +150,7 @@ pub fn install(path: &Path, choice: &WheelChoice, venv: &Venv, tree: &mut Tree) 
             .last_modified()
             .and_then(zip_time_to_unix)
             .unwrap_or(0);
-        let mut bytes = Vec::with_capacity(member.size() as usize);
-        member
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("{}: cannot read {name}", choice.filename))?;
+        let cannot_read = || format!("{}: cannot read {name}", choice.filename);
         let (dest, is_script) = destination(&name, &data_dir, venv, parsed.name.as_ref())?;
         if let Some(top) = name
             .split('/')
@@ -151,25 +158,43 @@ pub fn install(path: &Path, choice: &WheelChoice, venv: &Venv, tree: &mut Tree) 
             .filter(|top| top.ends_with(".dist-info"))
         {
             dist_info = Some(top.to_owned());
-            if name.ends_with(".dist-info/entry_points.txt") {
-                entry_points = Some(String::from_utf8_lossy(&bytes).into_owned());
-            }
             if name.ends_with(".dist-info/RECORD") {
                 continue;
             }
+            if name.ends_with(".dist-info/entry_points.txt") {
+                let bytes = read_text(&mut member).with_context(cannot_read)?;
+                entry_points = Some(String::from_utf8_lossy(&bytes).into_owned());
+                installed.add(&dest, &bytes, venv);
+                tree.insert(&dest, file_entry(Content::Bytes(bytes), executable, mtime))?;
+                continue;
+            }
         }
-        let (bytes, executable) = if is_script {
-            (rewrite_shebang(bytes, venv), true)
+        let mut head = Vec::new();
+        if is_script {
+            (&mut member)
+                .take(SHEBANG.len() as u64)
+                .read_to_end(&mut head)
+                .with_context(cannot_read)?;
+        }
+        let content = if head == SHEBANG {
+            // A script for "the interpreter that installs it": its first line changes.
+            head.extend(read_text(&mut member).with_context(cannot_read)?);
+            let bytes = rewrite_shebang(head, venv);
+            installed.add(&dest, &bytes, venv);
+            Content::Bytes(bytes)
         } else {
-            (bytes, executable)
+            let mut hasher = Sha256::new();
+            hasher.update(&head);
+            let size = head.len() as u64
+                + std::io::copy(&mut member, &mut hasher).with_context(cannot_read)?;
+            installed.add_hashed(&dest, hasher.finalize().into(), size, venv);
+            Content::ZipMember {
+                zip: zip.clone(),
+                index,
+                size,
+            }
         };
-        installed.add(&dest, &bytes, venv);
-        let entry = if executable {
-            Entry::executable(Content::Bytes(bytes), mtime)
-        } else {
-            Entry::file(Content::Bytes(bytes), mtime)
-        };
-        tree.insert(&dest, entry)?;
+        tree.insert(&dest, file_entry(content, executable || is_script, mtime))?;
     }
     let dist_info = dist_info.with_context(|| {
         format!(
@@ -234,9 +259,12 @@ fn check_member_path(name: &str, wheel: &str) -> Result<()> {
     Ok(())
 }
 
+/// How a script in `.data/scripts` asks for the interpreter that installs it.
+const SHEBANG: &[u8] = b"#!python";
+
 /// Scripts in `.data/scripts` that start with `#!python` get the venv interpreter.
 fn rewrite_shebang(bytes: Vec<u8>, venv: &Venv) -> Vec<u8> {
-    if !bytes.starts_with(b"#!python") {
+    if !bytes.starts_with(SHEBANG) {
         return bytes;
     }
     let end = bytes
@@ -246,6 +274,24 @@ fn rewrite_shebang(bytes: Vec<u8>, venv: &Venv) -> Vec<u8> {
     let mut out = format!("#!{}", venv.python()).into_bytes();
     out.extend_from_slice(&bytes[end..]);
     out
+}
+
+/// The rest of a small text member, refused beyond [`TEXT_LIMIT`].
+fn read_text(member: &mut impl Read) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    member.take(TEXT_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > TEXT_LIMIT {
+        bail!("it is larger than {TEXT_LIMIT} bytes, too large for a text file of a wheel");
+    }
+    Ok(bytes)
+}
+
+fn file_entry(content: Content, executable: bool, mtime: u64) -> Entry {
+    if executable {
+        Entry::executable(content, mtime)
+    } else {
+        Entry::file(content, mtime)
+    }
 }
 
 /// The `[console_scripts]` and `[gui_scripts]` entries of `entry_points.txt`.
@@ -267,15 +313,20 @@ fn console_scripts(text: &str) -> Vec<(String, String)> {
 /// The files an install wrote, for its RECORD.
 #[derive(Default)]
 struct InstalledFiles {
-    rows: BTreeMap<String, (String, usize)>,
+    rows: BTreeMap<String, (String, u64)>,
 }
 
 impl InstalledFiles {
     fn add(&mut self, dest: &str, bytes: &[u8], venv: &Venv) {
-        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
+        let sha256 = Sha256::digest(bytes).into();
+        self.add_hashed(dest, sha256, bytes.len() as u64, venv);
+    }
+
+    fn add_hashed(&mut self, dest: &str, sha256: [u8; 32], size: u64, venv: &Venv) {
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256);
         self.rows.insert(
             venv.relative_to_site_packages(dest),
-            (format!("sha256={hash}"), bytes.len()),
+            (format!("sha256={hash}"), size),
         );
     }
 
@@ -381,6 +432,41 @@ mod tests {
         assert!(text.contains("../../../bin/demo,sha256="));
         assert!(text.contains("demo-1.0.dist-info/RECORD,,"));
         assert!(!text.contains("stale"));
+    }
+
+    #[test]
+    fn member_contents_stay_in_the_wheel_and_are_hashed_for_record() {
+        let big = vec![0u8; 4 << 20];
+        let whl = wheel(&[
+            ("demo/zeros.bin", big.as_slice()),
+            ("demo-1.0.dist-info/METADATA", b"Name: demo\n"),
+        ]);
+        let mut tree = Tree::new();
+        install(
+            whl.path(),
+            &choice("demo-1.0-py3-none-any.whl"),
+            &venv(),
+            &mut tree,
+        )
+        .unwrap();
+        assert!(
+            tree.bytes_held() < 64 * 1024,
+            "{} bytes of the wheel held in memory",
+            tree.bytes_held()
+        );
+        let mut tar = Vec::new();
+        tree.write_tar(&mut tar, 0).unwrap();
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&big));
+        let row = format!("demo/zeros.bin,sha256={hash},{}", big.len());
+        assert!(String::from_utf8_lossy(&tar).contains(&row), "no {row}");
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let written = archive
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().ends_with("demo/zeros.bin"))
+            .map(|e| e.size());
+        assert_eq!(written, Some(big.len() as u64));
     }
 
     #[test]
