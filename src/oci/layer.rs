@@ -261,9 +261,9 @@ fn append(
                     builder.append_data(&mut header, path, bytes.as_slice())?;
                 }
                 Content::Path(source) => {
-                    let file = std::fs::File::open(source)
+                    let file = crate::store::sized::SizedFile::open(source)
                         .with_context(|| format!("cannot read {}", source.display()))?;
-                    header.set_size(file.metadata()?.len());
+                    header.set_size(file.size());
                     builder.append_data(&mut header, path, file)?;
                 }
             }
