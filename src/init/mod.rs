@@ -14,7 +14,7 @@ mod service;
 mod workflow;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -227,16 +227,18 @@ fn select(args: &InitArgs, config: &InitConfig) -> Vec<Artefact> {
 }
 
 /// Writes every file, or none: any existing file that differs stops the run unless
-/// `force` is set.
+/// `force` is set, and so does a path a symlink would lead out of the project.
 fn write(project: &Project, rendered: &[(Artefact, String)], force: bool) -> Result<()> {
+    let mut targets = Vec::new();
     let mut differing = Vec::new();
     for (artefact, text) in rendered {
-        let path = project.root.join(artefact.path());
+        let path = inside_project(&project.root, artefact.path())?;
         if let Ok(existing) = std::fs::read(&path)
             && existing != text.as_bytes()
         {
             differing.push(artefact.path());
         }
+        targets.push(path);
     }
     if !differing.is_empty() && !force {
         bail!(
@@ -247,22 +249,45 @@ fn write(project: &Project, rendered: &[(Artefact, String)], force: bool) -> Res
             if differing.len() == 1 { "s" } else { "" },
         );
     }
-    for (artefact, text) in rendered {
-        let path = project.root.join(artefact.path());
-        if std::fs::read(&path).is_ok_and(|existing| existing == text.as_bytes()) {
+    for ((artefact, text), path) in rendered.iter().zip(&targets) {
+        if std::fs::read(path).is_ok_and(|existing| existing == text.as_bytes()) {
             println!("unchanged {}", artefact.path());
             continue;
         }
-        let dir = path.parent().expect("artefact paths have a parent");
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("cannot write in {}", dir.display()))?;
-        file.write_all(text.as_bytes())?;
-        file.persist(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::store::atomic::write_file(path, |out| Ok(out.write_all(text.as_bytes())?))?;
         println!("wrote {}", artefact.path());
     }
     Ok(())
+}
+
+/// Where `relative` really is under `root`, following symlinks that stay inside the
+/// project; one that leads out (a `.github` linked to a shared checkout, say) is
+/// refused, since writing there would change files that are not the project's.
+fn inside_project(root: &Path, relative: &str) -> Result<PathBuf> {
+    let real_root = root
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", root.display()))?;
+    let mut real = real_root.clone();
+    for part in Path::new(relative).components() {
+        let next = real.join(part);
+        real = match std::fs::symlink_metadata(&next) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = next
+                    .canonicalize()
+                    .ok()
+                    .filter(|t| t.starts_with(&real_root));
+                target.with_context(|| {
+                    format!(
+                        "{} is a symlink that leads out of the project (or to nothing); remove it or point it inside {} before `pyship init` writes {relative}",
+                        root.join(next.strip_prefix(&real_root).unwrap_or(&next)).display(),
+                        root.display()
+                    )
+                })?
+            }
+            _ => next,
+        };
+    }
+    Ok(real)
 }
 
 /// Unified diffs from the files on disk to what would be written; exit 1 if any.

@@ -1,6 +1,8 @@
 //! `--fix`: applies the mechanical rewrites findings carry, touching no other byte.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
 
 use super::finding::{Edit, Finding};
 
@@ -55,6 +57,29 @@ pub fn apply(text: &str, findings: &[Finding]) -> (String, Vec<Applied>) {
         out.replace_range(edit.span.clone(), &edit.replacement);
     }
     (out, applied)
+}
+
+/// Writes the fixed `text` over `path` atomically (a full disk or a kill leaves the old
+/// file, never half of the new one), keeping its mode. A symlink is refused rather than
+/// followed or replaced: its target may be shared with other projects or lie outside
+/// this one, and replacing the link with a file would quietly end the sharing.
+pub fn write(path: &Path, text: &str) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        bail!(
+            "{} is a symlink to {}: --fix does not write through links; run `pyship lint --fix` on the file itself",
+            path.display(),
+            target.display()
+        );
+    }
+    crate::store::atomic::write_file(path, |out| Ok(out.write_all(text.as_bytes())?)).with_context(
+        || {
+            format!(
+                "cannot write the fix to {}; check permissions and free space",
+                path.display()
+            )
+        },
+    )
 }
 
 #[cfg(test)]

@@ -178,12 +178,7 @@ fn lint_target(target: &Target, config: &Config, apply_fixes: bool) -> anyhow::R
         if applied.is_empty() || fixed == text {
             break;
         }
-        std::fs::write(&target.path, &fixed).with_context(|| {
-            format!(
-                "cannot write the fix to {}; check permissions",
-                target.path.display()
-            )
-        })?;
+        fix::write(&target.path, &fixed)?;
         fixes.extend(applied);
         text = fixed;
         findings = lint_text(&target.path, &text, target.kind, &project, config);

@@ -1,15 +1,22 @@
 //! The content-addressed cache shared by every project: wheels, base layers and the
 //! layers pyship writes live under `blobs/sha256/<hex>`, small JSON records under
 //! `records/`. Files appear only by atomic rename after their digest was checked, so an
-//! interrupted or failed download never leaves a corrupt entry behind.
+//! interrupted or failed download never leaves a corrupt entry behind; and a blob is
+//! hashed again the first time a run uses it, so one damaged later (a disk error, an
+//! edit through a hard link in an output) is fetched or built again, never shipped.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest as _, Sha256};
 
+use super::atomic::temp_file_in;
 use super::digest::{Digest, HashingWriter};
 
 /// Bytes that arrived whole but are not the ones asked for: unlike an I/O error, trying
@@ -21,10 +28,19 @@ pub struct DigestMismatch {
     pub actual: Digest,
 }
 
+/// Scratch files older than this belong to no running build: an interrupted build's
+/// download is rewritten far more often than this while it runs.
+const STALE_SCRATCH: Duration = Duration::from_secs(60 * 60);
+
 /// The on-disk cache.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// Blobs this run has hashed or written: each is read in full at most once.
+    checked: Arc<Mutex<HashSet<Digest>>>,
+    /// Held shared while the cache is open, so a later run can tell whether any other
+    /// run is using `tmp/` (it then sweeps only scratch files that are old).
+    _in_use: Option<Arc<File>>,
 }
 
 impl Cache {
@@ -51,7 +67,12 @@ impl Cache {
                 )
             })?;
         }
-        Ok(Cache { root })
+        let in_use = sweep_scratch(&root);
+        Ok(Cache {
+            root,
+            checked: Arc::default(),
+            _in_use: in_use.map(Arc::new),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -62,8 +83,48 @@ impl Cache {
         self.root.join("blobs/sha256").join(digest.hex())
     }
 
+    /// True when the blob is in the cache with the bytes its name promises. The first
+    /// call in a run hashes the file; a damaged one is removed, so callers fetch or
+    /// build it again as if it had never been there.
     pub fn has_blob(&self, digest: &Digest) -> bool {
-        self.blob_path(digest).is_file()
+        let path = self.blob_path(digest);
+        if self.is_checked(digest) {
+            return path.is_file();
+        }
+        let Ok(mut file) = File::open(&path) else {
+            return false;
+        };
+        let mut hasher = Sha256::new();
+        if io::copy(&mut file, &mut hasher).is_err() {
+            return false;
+        }
+        if Digest::from_hasher(hasher) == *digest {
+            self.mark_checked(digest);
+            return true;
+        }
+        self.discard_damaged(digest);
+        false
+    }
+
+    fn is_checked(&self, digest: &Digest) -> bool {
+        self.checked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(digest)
+    }
+
+    fn mark_checked(&self, digest: &Digest) {
+        self.checked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(digest.clone());
+    }
+
+    fn discard_damaged(&self, digest: &Digest) {
+        eprintln!(
+            "warning: the cached blob {digest} does not match its digest (damaged on disk); removing it"
+        );
+        fs::remove_file(self.blob_path(digest)).ok();
     }
 
     /// Stores what `write` produces as a blob. With `expected`, a different digest is an
@@ -73,7 +134,7 @@ impl Cache {
         expected: Option<&Digest>,
         write: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<(Digest, u64)> {
-        let tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))
+        let tmp = temp_file_in(&self.root.join("tmp"), None)
             .context("cannot create a file in the cache")?;
         let mut writer = HashingWriter::new(io::BufWriter::new(tmp));
         write(&mut writer)?;
@@ -92,6 +153,7 @@ impl Cache {
         tmp.persist(self.blob_path(&digest))
             .map_err(|err| err.error)
             .context("cannot move a finished download into the cache")?;
+        self.mark_checked(&digest);
         Ok((digest, size))
     }
 
@@ -119,14 +181,25 @@ impl Cache {
         Ok(digest)
     }
 
+    /// The blob's bytes, checked against its digest on the way.
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
-        fs::read(self.blob_path(digest))
-            .with_context(|| format!("blob {digest} is not in the cache"))
+        let bytes = fs::read(self.blob_path(digest))
+            .with_context(|| format!("blob {digest} is not in the cache: run the command again"))?;
+        if Digest::of(&bytes) != *digest {
+            self.discard_damaged(digest);
+            bail!("the cached blob {digest} was damaged and is now removed: run the command again");
+        }
+        self.mark_checked(digest);
+        Ok(bytes)
     }
 
+    /// The blob, opened for reading after [`Cache::has_blob`] vouched for its bytes.
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
+        if !self.has_blob(digest) {
+            bail!("blob {digest} is not in the cache (or was damaged): run the command again");
+        }
         File::open(self.blob_path(digest))
-            .with_context(|| format!("blob {digest} is not in the cache"))
+            .with_context(|| format!("blob {digest} is not in the cache: run the command again"))
     }
 
     /// A JSON record stored under a key, such as what a base image contains.
@@ -138,11 +211,50 @@ impl Cache {
     pub fn put_record<T: Serialize>(&self, kind: &str, key: &str, value: &T) -> Result<()> {
         let dir = self.root.join("records").join(kind);
         fs::create_dir_all(&dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
+        let mut tmp = temp_file_in(&self.root.join("tmp"), None)?;
         serde_json::to_writer(&mut tmp, value)?;
         tmp.persist(dir.join(key)).map_err(|err| err.error)?;
         Ok(())
     }
+}
+
+/// Removes what interrupted runs left in `tmp/`: everything when no other run holds
+/// the cache, else only what is old enough to belong to none. Returns the lock this run
+/// then holds shared (none where the filesystem has no locks: then only old files go).
+fn sweep_scratch(root: &Path) -> Option<File> {
+    let tmp = root.join("tmp");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("lock"))
+        .ok();
+    let alone = lock.as_ref().is_some_and(|l| l.try_lock().is_ok());
+    let cutoff = SystemTime::now()
+        .checked_sub(STALE_SCRATCH)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    for entry in fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let stale = alone
+            || entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified < cutoff);
+        if !stale {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path).ok();
+        } else {
+            fs::remove_file(&path).ok();
+        }
+    }
+    let lock = lock?;
+    if alone {
+        lock.unlock().ok()?;
+    }
+    lock.lock_shared().ok()?;
+    Some(lock)
 }
 
 #[cfg(test)]
@@ -172,5 +284,63 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         let digest = cache.put_blob(b"content").unwrap();
         assert_eq!(cache.read_blob(&digest).unwrap(), b"content");
+    }
+
+    #[test]
+    fn a_damaged_blob_is_removed_and_never_read_as_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = Cache::at(dir.path().to_path_buf())
+            .unwrap()
+            .put_blob(b"layer bytes")
+            .unwrap();
+        let path = dir.path().join("blobs/sha256").join(digest.hex());
+        fs::write(&path, b"layer bytez").unwrap();
+        // A new run, as the next build would be: nothing is trusted from before.
+        let cache = Cache::at(dir.path().to_path_buf()).unwrap();
+        assert!(cache.open_blob(&digest).is_err());
+        assert!(!path.exists(), "the damaged blob is removed");
+        fs::write(&path, b"layer bytez").unwrap();
+        let cache = Cache::at(dir.path().to_path_buf()).unwrap();
+        let err = cache.read_blob(&digest).unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+        assert_eq!(cache.put_blob(b"layer bytes").unwrap(), digest);
+        assert!(cache.has_blob(&digest));
+        assert_eq!(cache.read_blob(&digest).unwrap(), b"layer bytes");
+    }
+
+    #[test]
+    fn scratch_is_swept_whole_when_alone_and_only_when_old_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        drop(Cache::at(root.clone()).unwrap());
+        let tmp = root.join("tmp");
+        fs::write(tmp.join(".tmpKILLED"), b"half a download").unwrap();
+        fs::create_dir(tmp.join(".tmpSTAGING")).unwrap();
+        let running = Cache::at(root.clone()).unwrap();
+        assert_eq!(
+            fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "no other run held it"
+        );
+
+        fs::write(tmp.join(".tmpFRESH"), b"another run's download").unwrap();
+        let old = tmp.join(".tmpOLD");
+        fs::write(&old, b"left long ago").unwrap();
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * STALE_SCRATCH)
+            .unwrap();
+        let second = Cache::at(root.clone()).unwrap();
+        assert!(
+            tmp.join(".tmpFRESH").exists(),
+            "a running build's file stays"
+        );
+        assert!(
+            !old.exists(),
+            "an old leftover goes even while another run works"
+        );
+        drop((running, second));
     }
 }

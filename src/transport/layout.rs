@@ -83,21 +83,57 @@ pub fn resolve(
 pub fn write(dir: &Path, image: &Image, tag: &Reference, cache: &Cache) -> Result<()> {
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", dir.display()))?;
-    fs::write(dir.join("oci-layout"), OCI_LAYOUT_FILE)?;
+    crate::store::atomic::write_file(&dir.join("oci-layout"), |out| {
+        Ok(out.write_all(OCI_LAYOUT_FILE)?)
+    })?;
     for digest in image.blobs() {
-        let dest = blobs.join(digest.hex());
-        if dest.is_file() {
-            continue;
-        }
-        let tmp = blobs.join(format!(".{}.partial", digest.hex()));
-        if fs::hard_link(cache.blob_path(digest), &tmp).is_err() {
-            fs::copy(cache.blob_path(digest), &tmp)
-                .with_context(|| format!("cannot write blob {digest} into {}", dir.display()))?;
-        }
-        fs::rename(&tmp, &dest)?;
+        write_blob(&blobs, digest, cache)
+            .with_context(|| format!("cannot write blob {digest} into {}", dir.display()))?;
     }
     let index = index_json(image, tag);
     crate::store::atomic::write_file(&dir.join("index.json"), |out| Ok(out.write_all(&index)?))
+}
+
+/// Puts the cached blob into `blobs` under its digest: a hard link when the filesystem
+/// allows, else a copy, either way through a temporary name of its own and a rename.
+/// A leftover temporary file (even one hard-linked to the cached blob) is never opened
+/// for writing, so it cannot truncate or alter the cache.
+fn write_blob(blobs: &Path, digest: &Digest, cache: &Cache) -> Result<()> {
+    if !cache.has_blob(digest) {
+        bail!("the cache lost blob {digest} (or it was damaged): build again");
+    }
+    let source = cache.blob_path(digest);
+    let dest = blobs.join(digest.hex());
+    if same_file(&source, &dest) {
+        return Ok(());
+    }
+    // What earlier versions left behind when interrupted; unlinking a name never
+    // changes the file it names.
+    fs::remove_file(blobs.join(format!(".{}.partial", digest.hex()))).ok();
+    let linked = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".partial")
+        .make_in(blobs, |tmp| fs::hard_link(&source, tmp));
+    let tmp = match linked {
+        Ok(linked) => linked.into_temp_path(),
+        Err(_) => {
+            let mut copy = crate::store::atomic::temp_file_in(blobs, None)?;
+            let mut from = cache.open_blob(digest)?;
+            std::io::copy(&mut from, &mut copy)?;
+            copy.into_temp_path()
+        }
+    };
+    tmp.persist(&dest).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// True when both paths name one file (a layout blob hard-linked from the cache).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// The `index.json` naming `image` under `tag`.
