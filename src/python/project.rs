@@ -26,6 +26,8 @@ pub struct Project {
     pub scripts: BTreeMap<String, String>,
     /// The X.Y (or X.Y.Z) pinned by `.python-version`, when present.
     pub python_pin: Option<Version>,
+    /// `[[tool.uv.index]]`: the named indexes whose logins uv's variables give.
+    pub indexes: Vec<crate::python::index::NamedIndex>,
     pub config: PyshipConfig,
 }
 
@@ -81,6 +83,8 @@ struct ToolTable {
 struct UvTable {
     #[serde(default)]
     dev_dependencies: Vec<String>,
+    #[serde(default)]
+    index: Vec<crate::python::index::NamedIndex>,
 }
 
 impl Project {
@@ -127,9 +131,8 @@ impl Project {
                 .collect();
             dependency_groups.insert(group, reqs);
         }
-        if let Some(uv) = parsed.tool.uv
-            && !uv.dev_dependencies.is_empty()
-        {
+        let uv = parsed.tool.uv.unwrap_or_default();
+        if !uv.dev_dependencies.is_empty() {
             dependency_groups
                 .entry("dev".to_owned())
                 .or_insert_with(Vec::new)
@@ -145,6 +148,7 @@ impl Project {
             dependencies: table.dependencies,
             dependency_groups,
             scripts: table.scripts,
+            indexes: uv.index,
             config: parsed.tool.pyship.unwrap_or_default(),
         })
     }
