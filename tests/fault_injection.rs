@@ -266,7 +266,7 @@ fn a_download_that_keeps_breaking_is_a_network_error_without_the_urls_password()
     // is read, then for the real one), each download at most 3 times.
     let tries = index.requests().len();
     assert!(
-        (3..=6).contains(&tries) && tries % 3 == 0,
+        (3..=6).contains(&tries) && tries.is_multiple_of(3),
         "not retried a bounded number of times: {tries} requests"
     );
     assert!(
@@ -626,4 +626,118 @@ fn a_refused_mount_falls_back_to_an_upload_of_the_base_layer() {
         .output()
         .unwrap();
     assert!(inspect.status.success(), "{}", stderr(&inspect));
+}
+
+/// Builds the tiny service on `base` into a layout, returning the run's output.
+fn build_on(base: &str) -> std::process::Output {
+    let (_index, project) = tiny_service();
+    let pyship = Pyship::new();
+    let out = tempfile::tempdir().unwrap();
+    pyship
+        .command()
+        .args([
+            "build",
+            project.path().to_str().unwrap(),
+            "--base",
+            base,
+            "--output",
+            &format!("oci:{}", out.path().join("image").display()),
+        ])
+        .output()
+        .unwrap()
+}
+
+/// The test base's repository on the real registry, and its tag.
+fn base_repository_and_tag() -> (String, String) {
+    let base = python_base();
+    let path = base.split_once('/').unwrap().1;
+    let (repository, tag) = path.rsplit_once(':').unwrap();
+    (repository.to_owned(), tag.to_owned())
+}
+
+#[test]
+fn an_oversized_manifest_is_refused_before_it_is_buffered() {
+    let (repository, _) = base_repository_and_tag();
+    let huge = registry(None, |request, _| {
+        request.path.contains("/manifests/huge").then(|| {
+            let mut body = b"{\"schemaVersion\":2".to_vec();
+            body.resize(5 * 1024 * 1024, b' ');
+            body.push(b'}');
+            Reply::body(200, body)
+                .with_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        })
+    });
+    let built = build_on(&format!("{}/{repository}:huge", huge.address));
+    let err = stderr(&built);
+    assert_eq!(built.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 4 MiB"), "{err}");
+}
+
+#[test]
+fn a_blob_longer_than_its_descriptor_is_refused() {
+    let (repository, tag) = base_repository_and_tag();
+    let padded = registry(None, |request, _| {
+        if request.method != "GET" || !request.path.contains("/blobs/sha256:") {
+            return None;
+        }
+        let Reply::Full {
+            status,
+            headers,
+            mut body,
+        } = proxy(request, REGISTRY, "")
+        else {
+            unreachable!()
+        };
+        body.extend(std::iter::repeat_n(b'x', 1024 * 1024));
+        Some(Reply::Full {
+            status,
+            headers,
+            body,
+        })
+    });
+    let built = build_on(&format!("{}/{repository}:{tag}", padded.address));
+    let err = stderr(&built);
+    assert_eq!(built.status.code(), Some(2), "{err}");
+    assert!(err.contains("sent more than the"), "{err}");
+}
+
+#[test]
+fn a_manifest_named_by_sha512_is_verified() {
+    let (repository, tag) = base_repository_and_tag();
+    let wrong = format!("sha512:{}", "ab".repeat(64));
+    let listed = wrong.clone();
+    let lying = registry(None, move |request, _| {
+        if request.path.contains("/manifests/listed") {
+            let index = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [{
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": listed,
+                    "size": 1000,
+                    "platform": { "os": "linux", "architecture": "amd64" }
+                }]
+            });
+            return Some(
+                Reply::body(200, index.to_string().into_bytes())
+                    .with_header("Content-Type", "application/vnd.oci.image.index.v1+json"),
+            );
+        }
+        if request.path.contains(&format!("/manifests/{listed}")) {
+            // Any manifest but the one the digest names.
+            let by_tag = Request {
+                path: request.path.replace(&listed, &tag),
+                ..request.clone()
+            };
+            return Some(proxy(&by_tag, REGISTRY, ""));
+        }
+        None
+    });
+    let built = build_on(&format!("{}/{repository}:listed", lying.address));
+    let err = stderr(&built);
+    assert_eq!(built.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&wrong) && err.contains("not trustworthy"),
+        "{err}"
+    );
 }
