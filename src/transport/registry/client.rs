@@ -239,7 +239,7 @@ impl Registry {
         }
         if let Some(source) = source.filter(|s| s.same_registry(self))
             && source.repository != self.repository
-            && self.mount(digest, &source.repository)?
+            && self.mount(digest, &source.repository)
         {
             return Ok(());
         }
@@ -273,15 +273,13 @@ impl Registry {
 
     /// Asks the registry to mount a blob from another repository; false when it did not
     /// (a 202 starts an upload instead, which the caller then makes itself).
-    fn mount(&self, digest: &Digest, from: &str) -> Result<bool> {
+    fn mount(&self, digest: &Digest, from: &str) -> bool {
         let url = format!(
             "{}/blobs/uploads/?mount={digest}&from={from}",
             self.base_url
         );
-        let mounted = self
-            .send(|| self.request(Method::POST, &url), "pull,push", false)
-            .is_ok_and(|response| response.status() == StatusCode::CREATED);
-        Ok(mounted)
+        self.send(|| self.request(Method::POST, &url), "pull,push", false)
+            .is_ok_and(|response| response.status() == StatusCode::CREATED)
     }
 
     /// One monolithic upload: POST for a session, PUT the bytes to its `Location`.
