@@ -741,3 +741,40 @@ fn a_manifest_named_by_sha512_is_verified() {
         "{err}"
     );
 }
+
+#[test]
+fn podman_auth_file_logs_in() {
+    let login = basic("podman-user", "podman-pass");
+    let push_registry = registry(Some(login.clone()), |_, _| None);
+    let (_index, project) = tiny_service();
+    let auth = tempfile::NamedTempFile::new().unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode("podman-user:podman-pass");
+    std::fs::write(
+        auth.path(),
+        serde_json::json!({ "auths": { push_registry.address.clone(): { "auth": encoded } } })
+            .to_string(),
+    )
+    .unwrap();
+    let pushed = Pyship::new()
+        .command()
+        .args([
+            "build",
+            project.path().to_str().unwrap(),
+            "--base",
+            &python_base(),
+            "--push",
+            &format!("{}/fault/podman:v1", push_registry.address),
+        ])
+        .env("REGISTRY_AUTH_FILE", auth.path())
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .env_remove("PYSHIP_REGISTRY_USERNAME")
+        .env_remove("PYSHIP_REGISTRY_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let sent = push_registry.authorizations();
+    assert!(
+        !sent.is_empty() && sent.iter().all(|a| *a == login),
+        "{sent:?}"
+    );
+}
