@@ -66,6 +66,7 @@ pub fn wheel(bytes: &[u8]) {
         url: String::new(),
         sha256: crate::store::Digest::of(bytes),
         size: None,
+        index: None,
     };
     let venv = crate::python::venv::Venv::new(crate::contract::VENV_DIR, "3.11");
     let mut tree = Tree::new();

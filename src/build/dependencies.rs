@@ -84,7 +84,13 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
         ..
     } = *inputs;
     let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
-        let layer = layer(&deps, inputs.cache, inputs.client, inputs.progress)?;
+        let layer = layer(
+            &deps,
+            &project.indexes,
+            inputs.cache,
+            inputs.client,
+            inputs.progress,
+        )?;
         Ok((deps, layer))
     };
     if let Some(facts) = base.cached_facts(inputs.cache) {
@@ -155,6 +161,7 @@ fn real_target(
 /// lock reuses the layer without touching a wheel.
 fn layer(
     deps: &Dependencies,
+    indexes: &[crate::python::index::NamedIndex],
     cache: &Cache,
     client: &Client,
     progress: &Progress,
@@ -178,7 +185,7 @@ fn layer(
         ));
         return Ok(layer);
     }
-    crate::python::download::wheels(&deps.wheels, cache, client, progress)?;
+    crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
     let mut tree = Tree::new();
     let task = progress.items(deps.wheels.len() as u64, "installing wheels");
     for choice in &deps.wheels {

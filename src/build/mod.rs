@@ -45,6 +45,11 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     lock.ensure_fresh(&project)?;
 
     let destinations = args.destinations()?;
+    for destination in &destinations {
+        if let Destination::Push(reference) = destination {
+            crate::transport::registry::pushing_to(&reference.registry);
+        }
+    }
     let platform = ImagePlatform::from_str(
         args.platform
             .as_deref()

@@ -45,20 +45,27 @@ impl Reference {
         format!("{}@{digest}", self.name())
     }
 
-    /// True for registries on this machine, which speak plain HTTP as Docker assumes.
+    /// True for registries on this machine, which speak plain HTTP as Docker assumes:
+    /// `localhost`, or a host that parses as a loopback IP (127.0.0.0/8, ::1). A name
+    /// that merely starts with `127.` is someone else's host.
     pub fn is_loopback(&self) -> bool {
-        let host = self
-            .registry
-            .rsplit_once(':')
-            .map_or(self.registry.as_str(), |(h, p)| {
-                if p.chars().all(|c| c.is_ascii_digit()) {
-                    h
-                } else {
-                    self.registry.as_str()
-                }
-            });
-        host == "localhost" || host.starts_with("127.") || host == "[::1]"
+        is_loopback_host(&self.registry)
     }
+}
+
+/// True when `authority` (`host[:port]`, IPv6 in brackets) names this machine.
+pub fn is_loopback_host(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(ip, _)| ip),
+        None => authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl FromStr for Reference {
@@ -159,6 +166,30 @@ mod tests {
         let digest = Digest::of(b"x");
         let r: Reference = format!("ghcr.io/o/a:1@{digest}").parse().unwrap();
         assert_eq!(r.digest, Some(digest));
+        assert!(!r.is_loopback());
+    }
+
+    #[test]
+    fn loopback_is_decided_by_the_parsed_address() {
+        for local in [
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "localhost:5000",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(local), "{local}");
+        }
+        for remote in [
+            "127.evil.example",
+            "127.0.0.1.evil.example:5000",
+            "localhost.evil.example",
+            "10.0.0.1:5000",
+            "[::2]:5000",
+        ] {
+            assert!(!is_loopback_host(remote), "{remote}");
+        }
+        let r: Reference = "127.evil.example/team/app:1".parse().unwrap();
         assert!(!r.is_loopback());
     }
 

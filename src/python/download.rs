@@ -1,14 +1,18 @@
 //! Fetching locked wheels into the cache: in parallel, each verified against the hash
-//! the lock recorded before it is kept.
+//! the lock recorded before it is kept, with the index's login (see `index`) sent to
+//! that index's host only. Transient failures are retried and broken downloads
+//! resumed (`store::http::download`); what still fails is told apart: a network
+//! failure names the host, only whole wrong bytes are called a hash mismatch. No
+//! message shows a URL's user info.
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use rayon::prelude::*;
 use reqwest::blocking::Client;
 
+use crate::python::index::{Download, NamedIndex};
 use crate::python::wheel::WheelChoice;
 use crate::store::Cache;
-use crate::store::atomic::copy_with_progress;
-use crate::store::cache::DigestMismatch;
+use crate::store::http::{self, DownloadError};
 use crate::store::progress::Progress;
 
 /// Parallel downloads: enough to hide index latency, few enough to be polite.
@@ -16,6 +20,7 @@ const PARALLEL: usize = 8;
 
 pub fn wheels(
     wheels: &[WheelChoice],
+    indexes: &[NamedIndex],
     cache: &Cache,
     client: &Client,
     progress: &Progress,
@@ -35,7 +40,7 @@ pub fn wheels(
     pool.install(|| {
         missing
             .par_iter()
-            .try_for_each(|wheel| fetch(wheel, cache, client, &|n| task.inc(n)))
+            .try_for_each(|wheel| fetch(wheel, indexes, cache, client, &|n| task.inc(n)))
     })?;
     task.finish();
     Ok(())
@@ -43,46 +48,50 @@ pub fn wheels(
 
 fn fetch(
     wheel: &WheelChoice,
+    indexes: &[NamedIndex],
     cache: &Cache,
     client: &Client,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
-    let mut response = client.get(&wheel.url).send().with_context(|| {
-        format!(
-            "cannot download {} from {}: check your network or index",
-            wheel.filename,
-            host(&wheel.url)
-        )
-    })?;
-    if !response.status().is_success() {
-        bail!(
-            "cannot download {}: the index answered {}",
-            wheel.filename,
-            response.status()
-        );
-    }
-    cache
-        .write_blob(Some(&wheel.sha256), |out| {
-            copy_with_progress(&mut response, out, |chunk| on_bytes(chunk.len() as u64))
-        })
-        .map_err(|err| match err.downcast_ref::<DigestMismatch>() {
-            Some(mismatch) => anyhow::anyhow!(
-                "{} does not match the hash in uv.lock ({mismatch}): the file changed on the index or the lock is corrupt; run `uv lock --refresh-package {}` and review the change",
-                wheel.filename,
-                wheel.package
-            ),
-            None => err.context(format!(
-                "the download of {} from {} broke off: check your network or index and build again",
-                wheel.filename,
-                host(&wheel.url)
-            )),
-        })?;
-    Ok(())
-}
-
-fn host(url: &str) -> &str {
-    url.split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or(url)
+    let download = Download::new(&wheel.url, wheel.index.as_deref(), indexes)?;
+    let host = http::host(download.url.as_str());
+    let request = || {
+        let request = client.get(download.url.clone());
+        match &download.login {
+            Some(login) => request.basic_auth(&login.user, login.password.as_ref()),
+            None => request,
+        }
+    };
+    let result = http::download(cache, &wheel.sha256, wheel.size, &request, &mut |chunk| {
+        on_bytes(chunk.len() as u64)
+    });
+    let Err(err) = result else {
+        return Ok(());
+    };
+    let name = &wheel.filename;
+    Err(match err {
+        DownloadError::Unauthorized(_) => anyhow::anyhow!(
+            "cannot download {name}: {host} asks for a login{}: set UV_INDEX_<NAME>_USERNAME and _PASSWORD for its [[tool.uv.index]], or add {host} to ~/.netrc",
+            if download.login.is_some() {
+                " and refused the one given"
+            } else {
+                ""
+            }
+        ),
+        DownloadError::Status(status) => {
+            anyhow::anyhow!("cannot download {name} from {host}: the index answered {status}")
+        }
+        DownloadError::Network(cause) => anyhow::anyhow!(
+            "the download of {name} from {host} broke off ({cause}): check your network or index and build again"
+        ),
+        DownloadError::TooLarge(size) => anyhow::anyhow!(
+            "{host} sent more than the {size} bytes uv.lock gives for {name}: the file changed on the index or the lock is corrupt; run `uv lock --refresh-package {}` and review the change",
+            wheel.package
+        ),
+        DownloadError::Mismatch(mismatch) => anyhow::anyhow!(
+            "{name} does not match the hash in uv.lock ({mismatch}): the file changed on the index or the lock is corrupt; run `uv lock --refresh-package {}` and review the change",
+            wheel.package
+        ),
+        DownloadError::Cache(err) => err.context(format!("cannot store {name} in the cache")),
+    })
 }

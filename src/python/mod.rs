@@ -4,6 +4,7 @@
 
 pub mod download;
 pub mod entrypoint;
+pub mod index;
 pub mod interpreter;
 pub mod lock;
 pub mod project;

@@ -28,6 +28,8 @@ pub struct Project {
     pub scripts: BTreeMap<String, String>,
     /// The X.Y (or X.Y.Z) pinned by `.python-version`, when present.
     pub python_pin: Option<Version>,
+    /// `[[tool.uv.index]]`: the named indexes whose logins uv's variables give.
+    pub indexes: Vec<crate::python::index::NamedIndex>,
     pub config: PyshipConfig,
 }
 
@@ -91,6 +93,8 @@ struct ToolTable {
 struct UvTable {
     #[serde(default)]
     dev_dependencies: Vec<String>,
+    #[serde(default)]
+    index: Vec<crate::python::index::NamedIndex>,
 }
 
 impl Project {
@@ -137,9 +141,8 @@ impl Project {
                 .collect();
             dependency_groups.insert(group, reqs);
         }
-        if let Some(uv) = parsed.tool.uv
-            && !uv.dev_dependencies.is_empty()
-        {
+        let uv = parsed.tool.uv.unwrap_or_default();
+        if !uv.dev_dependencies.is_empty() {
             dependency_groups
                 .entry("dev".to_owned())
                 .or_insert_with(Vec::new)
@@ -156,6 +159,7 @@ impl Project {
             optional_dependencies: table.optional_dependencies,
             dependency_groups,
             scripts: table.scripts,
+            indexes: uv.index,
             config: parsed.tool.pyship.unwrap_or_default(),
         })
     }

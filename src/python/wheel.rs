@@ -29,6 +29,9 @@ pub struct WheelChoice {
     pub url: String,
     pub sha256: Digest,
     pub size: Option<u64>,
+    /// The index the lock took the package from (`source = { registry = … }`), whose
+    /// login the download may use.
+    pub index: Option<String>,
 }
 
 /// Picks the most specific compatible wheel of `package` for `tags`.
@@ -85,6 +88,11 @@ pub fn choose(package: &LockedPackage, tags: &Tags, target: &Target) -> Result<W
         url,
         sha256,
         size: artifact.size,
+        index: package
+            .source
+            .get("registry")
+            .and_then(|r| r.as_str())
+            .map(str::to_owned),
     })
 }
 
@@ -390,6 +398,7 @@ mod tests {
             url: "https://example.invalid/x.whl".into(),
             sha256: Digest::of(b""),
             size: None,
+            index: None,
         }
     }
 

@@ -193,7 +193,13 @@ impl ResolvedImage {
             let read = std::thread::scope(|scope| {
                 let bar = &bar;
                 let download = scope.spawn(move || {
-                    registry.fetch_blob_tee(cache, &layer.digest, &|n| bar.inc(n), &mut writer)
+                    registry.fetch_blob_tee(
+                        cache,
+                        &layer.digest,
+                        layer.size,
+                        &|n| bar.inc(n),
+                        &mut writer,
+                    )
                 });
                 let read = walk::decompress(layer, reader).and_then(|stream| each(layer, stream));
                 // The download's verdict comes first: bytes read before a digest mismatch
@@ -254,9 +260,9 @@ impl ResolvedImage {
         let total = missing.iter().map(|l| l.size).sum();
         let bar = progress.bytes(total, "pulling base layers");
         use rayon::prelude::*;
-        missing
-            .par_iter()
-            .try_for_each(|layer| registry.fetch_blob(cache, &layer.digest, &|n| bar.inc(n)))?;
+        missing.par_iter().try_for_each(|layer| {
+            registry.fetch_blob(cache, &layer.digest, layer.size, &|n| bar.inc(n))
+        })?;
         bar.finish();
         Ok(())
     }

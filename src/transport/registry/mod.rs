@@ -6,10 +6,11 @@ mod client;
 
 use std::collections::HashSet;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use oci_spec::image::{ImageIndex, ImageManifest};
 use reqwest::blocking::Client;
 
+pub use auth::pushing_to;
 pub use client::Registry;
 
 use super::{ResolvedImage, from_manifest, pick_platform};
@@ -37,7 +38,7 @@ pub fn resolve(
     let manifest: ImageManifest = serde_json::from_slice(&fetched.bytes)
         .with_context(|| format!("{reference} has a manifest pyship cannot read"))?;
     let config_digest: Digest = manifest.config().digest().to_string().parse()?;
-    registry.fetch_blob(cache, &config_digest, &|_| {})?;
+    registry.fetch_blob(cache, &config_digest, manifest.config().size(), &|_| {})?;
     from_manifest(
         reference.to_string(),
         fetched.digest,
@@ -48,7 +49,8 @@ pub fn resolve(
 }
 
 /// Pushes every blob of `image` (base layers mounted from the base's repository when it
-/// is on the same registry), then the manifest under the reference's tag or digest.
+/// is on the same registry, else fetched from it when the cache lacks them), then the
+/// manifest under the reference's tag or digest.
 pub fn push(
     reference: &Reference,
     image: &Image,
@@ -58,10 +60,7 @@ pub fn push(
     progress: &Progress,
 ) -> Result<String> {
     let registry = Registry::new(client, reference);
-    let mount_from = base
-        .registry_reference()
-        .filter(|b| b.registry == reference.registry)
-        .map(|b| b.repository.clone());
+    let base_registry = base.registry.as_ref().map(|(registry, _)| registry);
     let base_digests: HashSet<&Digest> = base.layers.iter().map(|l| &l.digest).collect();
     let task = progress.items(
         image.layers.len() as u64 + 1,
@@ -73,19 +72,20 @@ pub fn push(
         .par_iter()
         .try_for_each(|layer| -> Result<()> {
             let digest = &layer.digest;
-            let from = if base_digests.contains(digest) {
-                mount_from.as_deref()
-            } else {
-                None
-            };
-            if from.is_none() && !cache.has_blob(digest) && !registry.has_blob(digest)? {
-                bail!("layer {digest} is not in the cache: build again");
-            }
-            registry.push_blob(cache, digest, from)?;
+            let source = base_registry.filter(|_| base_digests.contains(digest));
+            registry.push_blob(cache, digest, layer.size, source)?;
             task.inc(1);
             Ok(())
         })?;
-    registry.push_blob(cache, &image.config_digest, None)?;
+    let config_size = std::fs::metadata(cache.blob_path(&image.config_digest))
+        .with_context(|| {
+            format!(
+                "the image config {} is not in the cache: build again",
+                image.config_digest
+            )
+        })?
+        .len();
+    registry.push_blob(cache, &image.config_digest, config_size, None)?;
     task.inc(1);
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
     let target = if reference.digest.is_some() {
