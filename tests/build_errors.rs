@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use common::*;
@@ -235,35 +235,5 @@ fn wheel_with_escaping_paths_is_refused() {
             &["--base", &python_base()],
             "unsafe path",
         );
-    }
-}
-
-/// Serves one file over HTTP on 127.0.0.1 for as long as it lives.
-struct LocalIndex {
-    port: u16,
-    sha256: String,
-    size: usize,
-}
-
-impl LocalIndex {
-    fn serve(bytes: Vec<u8>) -> LocalIndex {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let size = bytes.len();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request);
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    bytes.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&bytes);
-            }
-        });
-        LocalIndex { port, sha256, size }
     }
 }

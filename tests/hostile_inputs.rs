@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use common::*;
@@ -428,34 +427,4 @@ fn project_with_wheel(name: &str, wheel_file: &str, index: &LocalIndex) -> tempf
     )
     .unwrap();
     dir
-}
-
-/// Serves one file over HTTP on 127.0.0.1 for as long as the test runs.
-struct LocalIndex {
-    port: u16,
-    sha256: String,
-    size: usize,
-}
-
-impl LocalIndex {
-    fn serve(bytes: Vec<u8>) -> LocalIndex {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let size = bytes.len();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request);
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    bytes.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&bytes);
-            }
-        });
-        LocalIndex { port, sha256, size }
-    }
 }

@@ -9,12 +9,7 @@ use std::path::Path;
 use common::*;
 
 fn fixture(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/fixtures/build").join(name),
-        dir.path(),
-    );
-    dir
+    copy_fixture("build", name)
 }
 
 /// Builds `project` into a layout; returns the exit code, stderr and the package names.

@@ -20,12 +20,7 @@ const SERVICES: &[(&str, &str)] = &[
 ];
 
 fn fixture(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/fixtures/serve").join(name),
-        dir.path(),
-    );
-    dir
+    copy_fixture("serve", name)
 }
 
 /// Builds and loads the service; returns the image tag and the command pyship chose.

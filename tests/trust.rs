@@ -34,16 +34,6 @@ const CREDENTIAL_FILES: &[(&str, &str)] = &[
     ("certs/client.pfx", "pfx"),
 ];
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-}
-
 /// Every path in every layer of an OCI layout's image, with the layer's bytes joined.
 fn layer_files(dir: &Path) -> Vec<String> {
     let manifest = layout_manifest(dir);
@@ -99,33 +89,11 @@ fn a_token_in_the_git_remote_and_credential_files_never_reach_the_image() {
     }
     // How GitLab CI clones: the job token in the remote's URL.
     let remote = format!("https://gitlab-ci-token:{TOKEN}@gitlab.example/acme/service.git");
-    git(root, &["init", "-q"]);
-    git(root, &["remote", "add", "origin", &remote]);
-    git(root, &["add", "-A"]);
-    git(
-        root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-qm",
-            "x",
-        ],
-    );
+    git_repo_with_remote(root, &remote);
 
     let out_dir = tempfile::tempdir().unwrap();
     let layout = out_dir.path().join("image");
-    let out = Pyship::new().run(&[
-        "build",
-        root.to_str().unwrap(),
-        "--base",
-        &python_base(),
-        "--output",
-        &format!("oci:{}", layout.display()),
-        "-q",
-    ]);
+    let out = build_to_layout(&Pyship::new(), root, &layout, &["-q"]);
     assert!(out.status.success(), "build: {}", stderr(&out));
 
     let manifest = layout_manifest(&layout);
@@ -156,25 +124,14 @@ fn a_token_in_the_git_remote_and_credential_files_never_reach_the_image() {
     assert_eq!(status, "pass", "{evidence}");
 }
 
-/// A `docker build` of the test base plus `lines`, as an image name verify reads.
+/// The test base plus `lines` (then a non-root user), as an image name verify reads.
 fn derived(name: &str, lines: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!("FROM {}\n{lines}\nUSER 1001:1001\n", python_base()),
-    )
-    .unwrap();
-    let tag = format!("pyship-trust-test/{name}:{}", std::process::id());
-    let out = Command::new(docker_cli())
-        .args(["build", "-q", "-t", &tag])
-        .arg(dir.path())
-        .env("DOCKER_BUILDKIT", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "docker build {name}: {}",
-        stderr(&out)
+    let repository = format!("pyship-trust-test/{name}");
+    let tag = docker_derived(
+        &python_base(),
+        &repository,
+        &format!("{lines}\nUSER 1001:1001"),
+        &[],
     );
     format!("docker:{tag}")
 }
@@ -246,15 +203,7 @@ fn verify_stopped_by_sigterm_removes_its_container_and_loaded_image() {
     let out_dir = tempfile::tempdir().unwrap();
     let layout = out_dir.path().join("image");
     let pyship = Pyship::new();
-    let out = pyship.run(&[
-        "build",
-        project.path().to_str().unwrap(),
-        "--base",
-        &python_base(),
-        "--output",
-        &format!("oci:{}", layout.display()),
-        "-q",
-    ]);
+    let out = build_to_layout(&pyship, project.path(), &layout, &["-q"]);
     assert!(out.status.success(), "build: {}", stderr(&out));
     // A health path that never answers keeps verify waiting with its container up.
     let mut verify = pyship

@@ -24,33 +24,7 @@ fn fixtures() -> &'static Fixtures {
 }
 
 fn git_repo(dir: &Path) {
-    for args in [
-        &["init", "-q"][..],
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://example.invalid/acme/service.git",
-        ],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-qm",
-            "fixture",
-        ],
-    ] {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    }
+    git_repo_with_remote(dir, "https://example.invalid/acme/service.git");
 }
 
 fn pyship_load(project: &Path, tag: &str) {
@@ -67,33 +41,17 @@ fn pyship_load(project: &Path, tag: &str) {
     assert!(out.status.success(), "build of {tag}: {}", stderr(&out));
 }
 
-/// A `docker build` of `FROM good` plus `lines`.
+/// A `docker build` of `FROM good` plus `lines`, with a pytest dist-info at hand to copy.
 fn derived(good: &str, name: &str, lines: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!("FROM {good}\n{lines}\n"),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("pytest-8.3.4.dist-info")).unwrap();
-    std::fs::write(
-        dir.path().join("pytest-8.3.4.dist-info/METADATA"),
+    let pytest = (
+        "pytest-8.3.4.dist-info/METADATA",
         "Metadata-Version: 2.1\nName: pytest\nVersion: 8.3.4\n",
-    )
-    .unwrap();
-    let tag = format!("pyship-verify-test/{name}:{}", std::process::id());
-    let out = Command::new(docker_cli())
-        .args(["build", "-q", "-t", &tag])
-        .arg(dir.path())
-        .env("DOCKER_BUILDKIT", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "docker build {name}: {}",
-        stderr(&out)
     );
-    format!("docker:{tag}")
+    let repository = format!("pyship-verify-test/{name}");
+    format!(
+        "docker:{}",
+        docker_derived(good, &repository, lines, &[pytest])
+    )
 }
 
 /// A stdlib HTTP service whose behaviour the variants change.

@@ -10,9 +10,7 @@ use oci_spec::image::{HistoryBuilder, ImageConfiguration, RootFsBuilder};
 use super::OwnLayer;
 use super::plan::Plan;
 use crate::contract::{APP_DIR, APP_HOME, VENV_DIR};
-use crate::oci::Descriptor;
 use crate::oci::image::{Image, canonical_json};
-use crate::oci::media_type;
 use crate::store::Cache;
 use crate::transport::ResolvedImage;
 
@@ -30,14 +28,7 @@ pub fn assemble(
     let created = rfc3339(plan.epoch);
     let config = canonical_json(&config(plan, base, own, &created)?)?;
     let config_digest = cache.put_blob(&config)?;
-    let mut layers: Vec<Descriptor> = base
-        .layers
-        .iter()
-        .map(|l| Descriptor {
-            media_type: media_type::oci_layer(&l.media_type).to_owned(),
-            ..l.clone()
-        })
-        .collect();
+    let mut layers = base.oci_layers();
     layers.extend(own.iter().map(|o| o.layer.descriptor()));
     let annotations = HashMap::from([
         (BASE_NAME.to_owned(), base.name.clone()),

@@ -267,21 +267,24 @@ impl ResolvedImage {
         Ok(())
     }
 
-    /// The image exactly as resolved, with a manifest written anew: what an engine
-    /// loads when `verify` runs an image read from elsewhere.
-    pub fn as_image(&self, cache: &Cache) -> Result<Image> {
-        let config_size = cache.read_blob(&self.config_digest)?.len();
-        let layers = self
-            .layers
+    /// The layers as an OCI manifest names them (Docker's media types are the same bytes).
+    pub fn oci_layers(&self) -> Vec<Descriptor> {
+        self.layers
             .iter()
             .map(|l| Descriptor {
                 media_type: media_type::oci_layer(&l.media_type).to_owned(),
                 ..l.clone()
             })
-            .collect();
+            .collect()
+    }
+
+    /// The image exactly as resolved, with a manifest written anew: what an engine
+    /// loads when `verify` runs an image read from elsewhere.
+    pub fn as_image(&self, cache: &Cache) -> Result<Image> {
+        let config_size = cache.read_blob(&self.config_digest)?.len();
         Image::write(
             &Image::config_descriptor(&self.config_digest, config_size),
-            layers,
+            self.oci_layers(),
             Default::default(),
             cache,
         )

@@ -292,3 +292,118 @@ pub fn buildkit(args: &[&str]) -> Output {
         .output()
         .expect("docker on PATH")
 }
+
+/// Serves one file over HTTP on 127.0.0.1 for as long as it lives.
+pub struct LocalIndex {
+    pub port: u16,
+    pub sha256: String,
+    pub size: usize,
+}
+
+impl LocalIndex {
+    pub fn serve(bytes: Vec<u8>) -> LocalIndex {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let size = bytes.len();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut request);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    bytes.len()
+                );
+                let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+                let _ = std::io::Write::write_all(&mut stream, &bytes);
+            }
+        });
+        LocalIndex { port, sha256, size }
+    }
+}
+
+/// A copy of `tests/fixtures/KIND/NAME` in a fresh directory.
+pub fn copy_fixture(kind: &str, name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/fixtures").join(kind).join(name),
+        dir.path(),
+    );
+    dir
+}
+
+/// `docker build` of `FROM base` plus `lines`, with `files` (path, text) in the build
+/// context, tagged `REPOSITORY:PID`; returns the tag.
+pub fn docker_derived(base: &str, repository: &str, lines: &str, files: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {base}\n{lines}\n"),
+    )
+    .unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let tag = format!("{repository}:{}", std::process::id());
+    let out = Command::new(docker_cli())
+        .args(["build", "-q", "-t", &tag])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker build {repository}: {}",
+        stderr(&out)
+    );
+    tag
+}
+
+/// Runs git in `dir`, asserting it succeeds.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+}
+
+/// Makes `dir` a git repository with `remote` as origin and everything committed.
+pub fn git_repo_with_remote(dir: &Path, remote: &str) {
+    git(dir, &["init", "-q"]);
+    git(dir, &["remote", "add", "origin", remote]);
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            "fixture",
+        ],
+    );
+}
+
+/// `pyship build PROJECT --base <test base> --output oci:LAYOUT` with `extra` flags.
+pub fn build_to_layout(pyship: &Pyship, project: &Path, layout: &Path, extra: &[&str]) -> Output {
+    let output = format!("oci:{}", layout.display());
+    let base = python_base();
+    let mut args = vec![
+        "build",
+        project.to_str().unwrap(),
+        "--base",
+        &base,
+        "--output",
+        &output,
+    ];
+    args.extend_from_slice(extra);
+    pyship.run(&args)
+}
