@@ -191,7 +191,7 @@ fn a_file_that_grows_during_the_build_never_corrupts_the_project_layer() {
     if !result.status.success() {
         let err = stderr(&result);
         assert!(
-            err.contains("events.log changed size while pyship read it"),
+            err.contains("events.log grew while the layer was written"),
             "{err}"
         );
         assert!(
