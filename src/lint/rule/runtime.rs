@@ -139,12 +139,14 @@ pub(super) const PS310: Rule = Rule {
     name: "healthcheck-orchestrator",
     category: Runtime,
     severity: Info,
-    summary: "`HEALTHCHECK` use does not fit the orchestrator",
-    hint: "Kubernetes: use probes, not HEALTHCHECK; compose: add a healthcheck",
-    explain: "Kubernetes ignores the image `HEALTHCHECK` and uses liveness/readiness probes; \
-an image check there only costs a process every interval. Docker and compose do use it, \
-and `depends_on: condition: service_healthy` needs one. Keep it when the image runs under \
-compose, drop it for Kubernetes.",
+    summary: "compose waits for a healthy service that has no health check",
+    hint: "add `healthcheck:` to the compose service, or a `HEALTHCHECK` to the image",
+    explain: "`depends_on: condition: service_healthy` starts a service only once the one it \
+depends on reports healthy. When the service built from this Dockerfile defines no \
+`healthcheck:` in compose and the image has no `HEALTHCHECK`, it never becomes healthy and \
+its dependents never start. The rule looks only at compose services built from this \
+Dockerfile: a health check defined in compose, or services that are only databases, are \
+fine.",
     hadolint: &[],
     fixable: false,
 };
