@@ -133,14 +133,59 @@ impl Project {
         self.lockfiles.contains(&name)
     }
 
+    /// Test runners, linters and debuggers a requirements file in the context lists.
+    pub fn dev_requirements(&self, file: &str) -> Vec<String> {
+        const TOOLS: &[&str] = &[
+            "pytest",
+            "pytest-cov",
+            "pytest-django",
+            "pytest-asyncio",
+            "pytest-mock",
+            "coverage",
+            "tox",
+            "nox",
+            "black",
+            "ruff",
+            "flake8",
+            "pylint",
+            "mypy",
+            "isort",
+            "pre-commit",
+            "ipdb",
+            "pdbpp",
+            "django-debug-toolbar",
+            "factory-boy",
+            "faker",
+            "hypothesis",
+        ];
+        let Some(text) = self.requirements_text(file) else {
+            return Vec::new();
+        };
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(l).trim())
+            .map(|l| {
+                l.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                    .next()
+                    .unwrap_or(l)
+                    .to_ascii_lowercase()
+                    .replace('_', "-")
+            })
+            .filter(|name| TOOLS.contains(&name.as_str()))
+            .collect()
+    }
+
+    fn requirements_text(&self, file: &str) -> Option<String> {
+        let context = self.context.as_ref()?;
+        let name = Path::new(file).file_name()?;
+        [context.join(file), context.join(name)]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+    }
+
     /// The requirements of a pip requirements file in the context that are not pinned to
     /// one version (`==`, `===` or a direct `@` reference). `None` when the file is not there.
     pub fn unpinned_requirements(&self, file: &str) -> Option<Vec<String>> {
-        let context = self.context.as_ref()?;
-        let name = Path::new(file).file_name()?;
-        let text = [context.join(file), context.join(name)]
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p).ok())?;
+        let text = self.requirements_text(file)?;
         let unpinned = text
             .lines()
             .map(|l| l.split(" #").next().unwrap_or(l).trim())

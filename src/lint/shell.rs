@@ -16,6 +16,9 @@ pub struct Script {
     pub commands: Vec<SimpleCommand>,
     /// Whether any `|` pipe joins two commands.
     pub has_pipe: bool,
+    /// Words an unquoted `<` or `>` cuts short, as in `pip install flask>=3`: the shell
+    /// reads a redirection there, not a version bound. The word up to the operator.
+    pub redirected: Vec<String>,
 }
 
 impl Script {
@@ -95,6 +98,17 @@ impl Script {
                 }
                 c if c.is_whitespace() => {
                     flush_word(&mut word, &mut words, &mut case);
+                }
+                '<' | '>'
+                    if word.as_ref().is_some_and(|w| {
+                        w.starts_with(|c: char| c.is_ascii_alphabetic())
+                            && !w.contains(['<', '>', '='])
+                    }) =>
+                {
+                    if let Some(w) = &mut word {
+                        script.redirected.push(w.clone());
+                        w.push(c);
+                    }
                 }
                 c => word.get_or_insert_with(String::new).push(c),
             }
@@ -309,6 +323,15 @@ mod tests {
                 .pip_install_args()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn unquoted_version_bounds_are_redirections() {
+        assert_eq!(
+            Script::parse("pip install flask>=3.0 'redis>=5'").redirected,
+            ["flask"]
+        );
+        assert!(Script::parse("echo a > /tmp/x").redirected.is_empty());
     }
 
     #[test]

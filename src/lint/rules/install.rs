@@ -37,7 +37,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
                 };
                 uv_sync(input, &at, &expanded, &scope, out);
                 poetry_install(input, stage, &at, &expanded, out);
-                pip_install(input, &step, &expanded.command, out);
+                pip_install(input, &at, &expanded.command, out);
                 tool_download(input, &step, command, out);
             }
         }
@@ -307,13 +307,17 @@ const PIP_VALUE_OPTIONS: &[&str] = &[
 
 fn pip_install(
     input: &Input<'_>,
-    step: &RunStep<'_>,
+    at: &Site<'_, '_>,
     command: &SimpleCommand,
     out: &mut Vec<Draft>,
 ) {
+    let step = at.step;
     let Some(args) = command.pip_install_args() else {
         return;
     };
+    if at.ships {
+        built_artifacts(input, at, args, out);
+    }
     let span = input.command_or_line(step, command);
     let mut unpinned = Vec::new();
     let mut tools = Vec::new();
@@ -357,6 +361,21 @@ fn pip_install(
             unpinned.push(arg.clone());
         }
     }
+    if at.ships {
+        for file in &requirement_files {
+            let tools = input.project.dev_requirements(file);
+            if !tools.is_empty() {
+                out.push(Draft::new(
+                    RuleId::PS202,
+                    span.clone(),
+                    format!(
+                        "`{file}` installs development tools: `{}`",
+                        tools.join("`, `")
+                    ),
+                ));
+            }
+        }
+    }
     for file in &requirement_files {
         let Some(loose) = input.project.unpinned_requirements(file) else {
             continue;
@@ -374,6 +393,21 @@ fn pip_install(
                 ),
             ));
         }
+    }
+    let (redirected, unpinned): (Vec<String>, Vec<String>) =
+        unpinned.into_iter().partition(|spec| {
+            step.script.redirected.iter().any(|w| {
+                spec.strip_prefix(w.as_str())
+                    .is_some_and(|r| r.starts_with(['<', '>']))
+            })
+        });
+    for spec in &redirected {
+        let name = requirement_name(spec);
+        out.push(Draft::new(
+            RuleId::PS201,
+            span.clone(),
+            format!("unquoted `{spec}` is a shell redirection: pip installs `{name}` unpinned and the bound becomes a file name; quote it"),
+        ));
     }
     if !unpinned.is_empty() {
         out.push(Draft::new(
@@ -405,6 +439,42 @@ fn pip_install(
             ),
         ));
     }
+}
+
+/// `pip install dist/*.whl` (or a `.zip`, `.tar.gz`) where the image ships: pip resolves
+/// the package's dependencies afresh, outside any lockfile, unless told `--no-deps` or
+/// held to pre-built wheels with `--no-index`.
+fn built_artifacts(input: &Input<'_>, at: &Site<'_, '_>, args: &[String], out: &mut Vec<Draft>) {
+    let held = [
+        "--no-deps",
+        "--no-index",
+        "-c",
+        "--constraint",
+        "-r",
+        "--requirement",
+    ]
+    .iter()
+    .any(|f| {
+        args.iter()
+            .any(|a| a == f || a.starts_with(&format!("{f}=")))
+    });
+    let built: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.contains("://"))
+        .filter(|a| a.ends_with(".whl") || a.ends_with(".zip") || a.ends_with(".tar.gz"))
+        .collect();
+    if held || built.is_empty() {
+        return;
+    }
+    out.push(Draft::new(
+        RuleId::PS201,
+        input.command_or_line(at.step, at.written),
+        format!(
+            "installing `{}` resolves its dependencies afresh, outside the lockfile",
+            built.join(" ")
+        ),
+    ));
 }
 
 /// `requirements-dev.txt`, `requirements/test.txt`, `.[dev]`, `-e .[dev,test]`.

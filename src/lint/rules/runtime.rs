@@ -204,6 +204,31 @@ fn user(input: &Input<'_>, last: &Stage, runtime: &[(usize, &Instruction)], out:
     }
 }
 
+/// `python app.py` (or `CMD ["app.py"]` after a `python` entrypoint) where the script in
+/// the build context calls Flask's `app.run()`.
+fn flask_app_run(input: &Input<'_>, words: &[String]) -> bool {
+    let Some(context) = &input.project.context else {
+        return false;
+    };
+    let python = words.iter().position(|w| {
+        w.rsplit('/')
+            .next()
+            .is_some_and(|p| p.starts_with("python"))
+    });
+    let script = match python {
+        Some(i) => words.get(i + 1),
+        None => words.first(),
+    };
+    let Some(script) = script.filter(|s| s.ends_with(".py")) else {
+        return false;
+    };
+    let name = script.rsplit('/').next().unwrap_or(script);
+    [context.join(script), context.join(name)]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|text| text.contains("Flask(") && text.contains(".run("))
+}
+
 /// Bases whose default user is not root: distroless `:nonroot` tags and Chainguard's
 /// images (their `-dev` variants run as root).
 fn runs_as_non_root(image: &ImageRef) -> bool {
@@ -222,6 +247,8 @@ fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut V
     let span = input.first_line(at);
     let dev = if has("--reload") || words.iter().any(|w| w.starts_with("--reload=")) {
         Some("`--reload` watches files and restarts workers")
+    } else if flask_app_run(input, words) {
+        Some("the script starts Flask's `app.run()`, Werkzeug's development server")
     } else if pair("fastapi", "dev") {
         Some("`fastapi dev` is the development server")
     } else if pair("flask", "run")
@@ -237,6 +264,19 @@ fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut V
     };
     if let Some(message) = dev {
         out.push(Draft::new(RuleId::PS304, span.clone(), message));
+    }
+    let uwsgi = words
+        .first()
+        .is_some_and(|w| w.rsplit('/').next() == Some("uwsgi"));
+    let configured = words
+        .iter()
+        .any(|w| w.contains("die-on-term") || w.ends_with(".ini") || w.starts_with("--ini"));
+    if uwsgi && !configured {
+        out.push(Draft::new(
+            RuleId::PS303,
+            span.clone(),
+            "uWSGI as PID 1 reloads on SIGTERM instead of stopping unless given `--die-on-term`",
+        ));
     }
     if pair("uv", "run") {
         out.push(Draft::new(
@@ -338,6 +378,38 @@ fn expose(
 }
 
 fn writable_code(input: &Input<'_>, last: &Stage, out: &mut Vec<Draft>) {
+    for step in input.runs(last) {
+        for command in &step.script.commands {
+            let args = command.args();
+            let recursive = args
+                .iter()
+                .any(|a| a == "-R" || a == "--recursive" || a.starts_with("-R"));
+            let message = match command.program() {
+                Some("chmod")
+                    if recursive
+                        && args.iter().any(|a| {
+                            a.ends_with("777") || a.contains("o+w") || a.contains("a+w")
+                        }) =>
+                {
+                    "makes the code writable by every user"
+                }
+                Some("chown")
+                    if recursive
+                        && !args.iter().any(|a| {
+                            a.contains("/tmp") || a.contains("/data") || a.contains("media")
+                        }) =>
+                {
+                    "hands the code to the runtime user, who can then rewrite it"
+                }
+                _ => continue,
+            };
+            out.push(Draft::new(
+                RuleId::PS308,
+                input.command_or_line(&step, command),
+                format!("`{}` {message}", command.words.join(" ")),
+            ));
+        }
+    }
     for (_, instruction) in input.df.body(last) {
         if let (Kind::Copy(copy), Some(owner)) = (&instruction.kind, instruction.flag("chown")) {
             let what: Vec<&str> = copy.sources.iter().map(|s| s.value.as_str()).collect();
