@@ -38,7 +38,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
                 uv_sync(input, &at, &expanded, &scope, out);
                 poetry_install(input, stage, &at, &expanded, out);
                 pip_install(input, &at, &expanded.command, out);
-                tool_download(input, &step, command, out);
+                tool_download(input, &step, command, &scope, out);
             }
         }
         install_after_source(input, stage, out);
@@ -502,13 +502,23 @@ fn tool_download(
     input: &Input<'_>,
     step: &RunStep<'_>,
     command: &SimpleCommand,
+    scope: &Scope,
     out: &mut Vec<Draft>,
 ) {
     let program = command.program().unwrap_or("");
+    // Poetry's installer reads `POETRY_VERSION` from the environment (an `ENV`, or an
+    // assignment before any command of the pipe).
+    let poetry_pinned = scope.get("POETRY_VERSION").is_some_and(|v| !v.is_empty())
+        || step.script.commands.iter().any(|c| {
+            c.assignments.iter().any(|a| {
+                a.strip_prefix("POETRY_VERSION=")
+                    .is_some_and(|v| !v.is_empty())
+            })
+        });
     if matches!(program, "curl" | "wget") {
         for url in command.args().iter().filter(|a| a.contains("://")) {
             let unversioned = url.contains("astral.sh/uv/install.sh")
-                || url.contains("install.python-poetry.org");
+                || url.contains("install.python-poetry.org") && !poetry_pinned;
             if unversioned {
                 out.push(Draft::new(
                     RuleId::PS209,

@@ -96,8 +96,8 @@ impl<'a> Input<'a> {
     }
 
     /// The stages that become images: those a compose or workflow `target:` names, else
-    /// the final stage and every stage no other stage consumes (a `production` stage
-    /// above a `development` one), except stages named for tests or development.
+    /// every stage no other stage consumes (a `production` stage above a `test` one),
+    /// except stages named for tests or development; else the final stage.
     pub fn shipped(&self) -> Vec<&'a Stage> {
         let targets = self.project.targets();
         let named: Vec<&Stage> = self
@@ -113,14 +113,17 @@ impl<'a> Input<'a> {
             return Vec::new();
         };
         let consumed = self.consumed();
-        self.df
+        let unconsumed: Vec<&Stage> = self
+            .df
             .stages
             .iter()
-            .filter(|s| {
-                s.index == last.index
-                    || !consumed.contains(&s.index) && !s.name.as_deref().is_some_and(not_shipped)
-            })
-            .collect()
+            .filter(|s| !consumed.contains(&s.index) && !s.name.as_deref().is_some_and(not_shipped))
+            .collect();
+        if unconsumed.is_empty() {
+            vec![last]
+        } else {
+            unconsumed
+        }
     }
 
     /// Stages another stage builds `FROM`, copies from or mounts.

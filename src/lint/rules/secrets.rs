@@ -9,13 +9,15 @@ use crate::secrets::credential_file;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     let mut context_checked = false;
-    let reaching = input.reaching();
+    // Only the shipped stages' own `ARG`s and `ENV`s land in the image's config and
+    // history; a builder's stay in the builder, even when its files are copied on.
+    let runtime: Vec<usize> = input.runtime_stages().iter().map(|s| s.index).collect();
     let stage_of = |index: usize| input.df.stages.iter().find(|s| s.body.contains(&index));
     for (index, instruction) in input.df.instructions.iter().enumerate() {
         match &instruction.kind {
             Kind::Arg(pairs) | Kind::Env(pairs) => {
                 // Global `ARG`s reach no stage by themselves; a stage must declare them.
-                let ships = stage_of(index).is_some_and(|s| reaching.contains(&s.index));
+                let ships = stage_of(index).is_some_and(|s| runtime.contains(&s.index));
                 for pair in pairs {
                     if let Some(why) = secret_evidence(&pair.key, pair.value.as_deref(), ships) {
                         out.push(Draft::new(
