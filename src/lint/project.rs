@@ -280,6 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn pyproject_says_whether_installs_bring_dev_tools() {
+        let uv = PyProject::parse(
+            "[project]\nrequires-python = \">=3.12\"\n[dependency-groups]\ndev = [\"pytest\"]\n",
+        )
+        .unwrap();
+        assert!(uv.uv_dev && !uv.poetry_dev);
+        assert_eq!(uv.requires_python.as_deref(), Some(">=3.12"));
+        let extra =
+            PyProject::parse("[project.optional-dependencies]\ndev = [\"pytest\"]\n").unwrap();
+        assert!(!extra.uv_dev);
+        let poetry = PyProject::parse("[tool.poetry.dependencies]\npython = \"^3.11\"\n[tool.poetry.group.docs]\noptional = true\n[tool.poetry.group.docs.dependencies]\nmkdocs = \"1\"\n").unwrap();
+        assert!(!poetry.poetry_dev);
+        assert_eq!(poetry.requires_python.as_deref(), Some("^3.11"));
+        assert!(PyProject::parse("not = [toml").is_none());
+    }
+
+    #[test]
     fn dockerignore_patterns_and_negations() {
         let ignore = DockerIgnore::from_text(
             Path::new("/ctx/.dockerignore"),

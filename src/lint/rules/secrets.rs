@@ -194,6 +194,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secrets_need_evidence() {
+        assert!(secret_evidence("USE_TOKEN_AUTH", Some("false"), true).is_none());
+        assert!(secret_evidence("OPENAI_API_KEY", Some(""), true).is_none());
+        assert!(secret_evidence("API_TOKEN", Some("${API_TOKEN}"), true).is_none());
+        assert!(secret_evidence("GITHUB_TOKEN", None, false).is_none());
+        assert!(secret_evidence("GITHUB_TOKEN", None, true).is_some());
+        assert!(secret_evidence("DJANGO_SECRET_KEY", Some("abc123"), true).is_some());
+        assert!(secret_evidence("DJANGO_SECRET_KEY", Some("abc123"), false).is_none());
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+        assert!(secret_evidence("RELEASE", Some(token), false).is_some());
+    }
+
+    #[test]
     fn credential_files() {
         assert!(credential_file(".env").is_some());
         assert!(credential_file("config/.env.production").is_some());
