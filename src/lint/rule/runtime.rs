@@ -69,11 +69,13 @@ pub(super) const PS305: Rule = Rule {
     name: "uv-run-command",
     category: Runtime,
     severity: Warning,
-    summary: "the container starts through `uv run`",
+    summary: "the container starts through `uv run` or `poetry run`",
     hint: "put `/app/.venv/bin` on `PATH` and run the server directly",
     explain: "`uv run` checks the lockfile and syncs the environment on every start: it can \
 reach the package index (at least DNS), needs uv and a writable venv at runtime, and adds \
-start-up latency. The venv is already built; put its `bin` on `PATH` and exec the server.",
+start-up latency. `poetry run` likewise needs poetry in the image and locates the \
+environment on every start. The venv is already built; put its `bin` on `PATH` and exec \
+the server.",
     hadolint: &[],
     fixable: false,
 };

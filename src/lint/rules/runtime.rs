@@ -284,6 +284,12 @@ fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut V
             span,
             "`uv run` syncs the environment on every container start",
         ));
+    } else if pair("poetry", "run") {
+        out.push(Draft::new(
+            RuleId::PS305,
+            span,
+            "`poetry run` keeps poetry in the image and resolves the environment on every start",
+        ));
     }
 }
 
