@@ -216,6 +216,24 @@ fn uv_in_runtime(input: &Input<'_>, out: &mut Vec<Draft>) {
                     format!("{advice}: uv is installed"),
                 ));
             }
+            // Poetry resolves and installs like uv; shipped, it is the same build tool
+            // left behind.
+            let installs_poetry = step.script.commands.iter().find(|c| {
+                c.pip_install_args()
+                    .is_some_and(|args| args.iter().any(|a| requirement_name(a) == "poetry"))
+                    || c.is("pipx", "install")
+                        && c.args().iter().any(|a| requirement_name(a) == "poetry")
+                    || c.args()
+                        .iter()
+                        .any(|a| a.contains("install.python-poetry.org"))
+            });
+            if let Some(command) = installs_poetry {
+                out.push(Draft::new(
+                    RuleId::PS206,
+                    input.command_or_line(&step, command),
+                    "the image that ships keeps poetry, a build tool; install in a builder stage and copy the venv",
+                ));
+            }
         }
     }
 }
