@@ -361,3 +361,68 @@ ENTRYPOINT exec \"$@\"\n";
     // The shell-form ENTRYPOINT needs "$@" expanded by a shell: reported, not rewritten.
     assert!(stdout.contains("shell-form ENTRYPOINT"), "{stdout}");
 }
+
+/// A Dockerfile whose fixable findings sit next to flags a variable or a cache mount
+/// already supplies: `--fix` must touch only the lines where its edit is safe, and the
+/// result must build. uv refuses `--locked` with `--frozen`, so a fix that ignored
+/// `$UV_FLAGS` would fail here.
+const FIX_NEIGHBOURS: &str = r#"FROM 127.0.0.1:5000/pyship-test/python:3.11-slim
+COPY --from=127.0.0.1:5000/pyship-test/uv:0.13.9 /uv /bin/uv
+ENV UV_PYTHON_DOWNLOADS=never UV_OFFLINE=1 UV_NO_CACHE=1
+ARG UV_FLAGS="--frozen"
+ARG PIP_FLAGS="--no-cache"
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+RUN uv sync $UV_FLAGS --no-dev --no-install-project
+RUN uv sync --no-dev --no-install-project
+RUN python3 -m venv /opt/tools
+RUN /opt/tools/bin/pip install --no-index $PIP_FLAGS pip
+RUN --mount=type=cache,target=/root/.cache /opt/tools/bin/pip install --no-index pip
+RUN /opt/tools/bin/pip install --no-index pip
+USER 10001
+CMD python3 --version
+"#;
+
+const EMPTY_PROJECT: &str = "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = []\n";
+
+const EMPTY_LOCK: &str = "version = 1\nrevision = 5\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n";
+
+#[test]
+fn fixed_dockerfile_builds_with_buildkit() {
+    let dir = project(&[
+        ("Dockerfile", FIX_NEIGHBOURS),
+        ("pyproject.toml", EMPTY_PROJECT),
+        ("uv.lock", EMPTY_LOCK),
+    ]);
+    pyship(dir.path())
+        .args(["lint", "--fix", "--fail-level", "none", "."])
+        .assert()
+        .success();
+    let fixed = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert!(fixed.contains("RUN uv sync $UV_FLAGS --no-dev --no-install-project\n"));
+    assert!(fixed.contains("RUN uv sync --locked --no-dev --no-install-project\n"));
+    assert!(fixed.contains("pip install --no-index $PIP_FLAGS pip\n"));
+    assert!(fixed.contains("/root/.cache /opt/tools/bin/pip install --no-index pip\n"));
+    assert!(fixed.contains("/opt/tools/bin/pip install --no-cache-dir --no-index pip\n"));
+    assert!(fixed.contains(r#"CMD ["python3", "--version"]"#));
+    let docker = if Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    };
+    let build = std::process::Command::new(docker)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "--quiet", "--network", "host", "."])
+        .current_dir(dir.path())
+        .output()
+        .expect("a Docker engine");
+    assert!(
+        build.status.success(),
+        "the fixed Dockerfile does not build:\n{fixed}\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let image = String::from_utf8_lossy(&build.stdout).trim().to_string();
+    let _ = std::process::Command::new(docker)
+        .args(["image", "rm", "-f", &image])
+        .output();
+}

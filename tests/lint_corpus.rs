@@ -193,3 +193,91 @@ fn fix_output_relints_clean_and_keeps_the_structure() {
         "the corpus should exercise --fix, applied {fixed_any}"
     );
 }
+
+/// The corpus under `tests/fixtures/lint/corpus-real/`: services in the shapes real
+/// repositories have, and for every class of false alarm or miss a `*-trigger` project
+/// and a `*-near-miss` one. `expected.txt` lists the findings judged true by hand (info
+/// findings only where the class is about an info rule); whatever else is reported at
+/// warning or error level is a false alarm.
+#[test]
+fn real_world_corpus_is_precise() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint/corpus-real");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let dockerfiles = dirs
+        .iter()
+        .map(|d| {
+            ignore::WalkBuilder::new(d)
+                .hidden(false)
+                .build()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains("Dockerfile"))
+                .count()
+        })
+        .sum::<usize>();
+    assert!(
+        dockerfiles >= 40,
+        "the corpus holds {dockerfiles} Dockerfiles"
+    );
+    let (mut true_positives, mut false_alarms, mut errors_false, mut missed) =
+        (0usize, Vec::new(), Vec::new(), Vec::new());
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let expected: BTreeSet<String> = std::fs::read_to_string(dir.join("expected.txt"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        let json = lint_json(dir, &[]);
+        let findings = json["findings"].as_array().unwrap();
+        let mut reported = BTreeSet::new();
+        for f in findings {
+            let path = f["path"].as_str().unwrap();
+            let key = format!(
+                "{}:{} {}",
+                path.strip_prefix("./").unwrap_or(path),
+                f["line"],
+                f["rule"].as_str().unwrap()
+            );
+            reported.insert(key.clone());
+            match f["severity"].as_str().unwrap() {
+                "info" => {}
+                _ if expected.contains(&key) => true_positives += 1,
+                "error" => errors_false.push(format!("{name}: {key}")),
+                _ => false_alarms.push(format!("{name}: {key}")),
+            }
+        }
+        missed.extend(
+            expected
+                .difference(&reported)
+                .map(|m| format!("{name}: {m}")),
+        );
+    }
+    let reported = true_positives + false_alarms.len() + errors_false.len();
+    let precision = true_positives as f64 / reported.max(1) as f64;
+    eprintln!(
+        "corpus-real: {} projects, {dockerfiles} Dockerfiles, {reported} warning/error findings, {true_positives} true, precision {:.1}%, {} expected findings missed",
+        dirs.len(),
+        precision * 100.0,
+        missed.len()
+    );
+    assert!(
+        errors_false.is_empty(),
+        "error-level false alarms:\n{}",
+        errors_false.join("\n")
+    );
+    assert!(
+        precision >= 0.95,
+        "precision {:.1}% < 95%; false alarms:\n{}",
+        precision * 100.0,
+        false_alarms.join("\n")
+    );
+    // Each trigger must be caught: its class is what the project is there to show.
+    let triggers: Vec<&String> = missed.iter().filter(|m| m.contains("-trigger:")).collect();
+    assert!(triggers.is_empty(), "triggers not caught:\n{triggers:?}");
+}

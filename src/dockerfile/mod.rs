@@ -107,6 +107,7 @@ impl Dockerfile {
     /// The `ENV` (and `ARG`) variables in force just before instruction `upto` of `stage`,
     /// including those a parent stage set.
     pub fn scope_at(&self, stage: &Stage, upto: usize) -> Scope {
+        let global = self.global_args();
         let mut scope = Scope::new();
         for s in self.lineage(stage) {
             let end = if s.index == stage.index {
@@ -127,6 +128,11 @@ impl Dockerfile {
                         Some(value) => {
                             scope.insert(pair.key.clone(), value);
                         }
+                        // A bare `ARG NAME` in a stage takes the default of the global `ARG`.
+                        None if matches!(instruction.kind, Kind::Arg(_)) => {
+                            let default = global.get(&pair.key).cloned().unwrap_or_default();
+                            scope.entry(pair.key.clone()).or_insert(default);
+                        }
                         None => {
                             scope.entry(pair.key.clone()).or_default();
                         }
@@ -135,6 +141,25 @@ impl Dockerfile {
             }
         }
         scope
+    }
+
+    /// The `ARG`s declared before the first `FROM`, with their defaults.
+    pub fn global_args(&self) -> Scope {
+        let mut global = Scope::new();
+        let end = self
+            .stages
+            .first()
+            .map_or(self.instructions.len(), |s| s.from);
+        for instruction in &self.instructions[..end] {
+            if let Kind::Arg(pairs) = &instruction.kind {
+                for pair in pairs {
+                    let value = pair.value.as_deref().unwrap_or_default();
+                    let value = expand::expand(value, &global, self.escape()).text;
+                    global.insert(pair.key.clone(), value);
+                }
+            }
+        }
+        global
     }
 
     /// The whole environment a stage ends with.

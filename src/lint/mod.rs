@@ -6,6 +6,7 @@ pub mod config;
 pub mod discover;
 pub mod finding;
 pub mod fix;
+pub mod orchestration;
 pub mod output;
 pub mod project;
 pub mod rule;

@@ -16,6 +16,9 @@ pub struct Script {
     pub commands: Vec<SimpleCommand>,
     /// Whether any `|` pipe joins two commands.
     pub has_pipe: bool,
+    /// Words an unquoted `<` or `>` cuts short, as in `pip install flask>=3`: the shell
+    /// reads a redirection there, not a version bound. The word up to the operator.
+    pub redirected: Vec<String>,
 }
 
 impl Script {
@@ -24,13 +27,29 @@ impl Script {
         let mut words: Vec<String> = Vec::new();
         let mut word: Option<String> = None;
         let mut chars = text.chars().peekable();
-        let flush_word = |word: &mut Option<String>, words: &mut Vec<String>| {
+        // `case` patterns (`a|b)`) hold `|` and `)` that are neither pipes nor subshells.
+        let mut case = Case::default();
+        let flush_word = |word: &mut Option<String>, words: &mut Vec<String>, case: &mut Case| {
             if let Some(w) = word.take() {
+                case.note(words, &w);
                 words.push(w);
             }
+            case.in_pattern
         };
         while let Some(c) = chars.next() {
             match c {
+                '|' | '(' if flush_word(&mut word, &mut words, &mut case) => {}
+                ')' if flush_word(&mut word, &mut words, &mut case) => {
+                    // The pattern ends; the commands of its branch follow.
+                    words.clear();
+                    case.in_pattern = false;
+                }
+                ';' if case.open > 0 && chars.peek() == Some(&';') => {
+                    chars.next();
+                    flush_word(&mut word, &mut words, &mut case);
+                    script.push(std::mem::take(&mut words));
+                    case.in_pattern = true;
+                }
                 '\'' => {
                     let w = word.get_or_insert_with(String::new);
                     for c in chars.by_ref() {
@@ -65,7 +84,7 @@ impl Script {
                     }
                 }
                 '|' | '&' | ';' | '\n' | '(' | ')' => {
-                    flush_word(&mut word, &mut words);
+                    flush_word(&mut word, &mut words, &mut case);
                     let doubled = matches!(c, '|' | '&') && chars.peek() == Some(&c);
                     if doubled {
                         chars.next();
@@ -77,11 +96,24 @@ impl Script {
                     }
                     script.push(std::mem::take(&mut words));
                 }
-                c if c.is_whitespace() => flush_word(&mut word, &mut words),
+                c if c.is_whitespace() => {
+                    flush_word(&mut word, &mut words, &mut case);
+                }
+                '<' | '>'
+                    if word.as_ref().is_some_and(|w| {
+                        w.starts_with(|c: char| c.is_ascii_alphabetic())
+                            && !w.contains(['<', '>', '='])
+                    }) =>
+                {
+                    if let Some(w) = &mut word {
+                        script.redirected.push(w.clone());
+                        w.push(c);
+                    }
+                }
                 c => word.get_or_insert_with(String::new).push(c),
             }
         }
-        flush_word(&mut word, &mut words);
+        flush_word(&mut word, &mut words, &mut case);
         script.push(words);
         script
     }
@@ -115,6 +147,31 @@ impl Script {
     }
 }
 
+/// Where the parser stands in `case … in … esac`.
+#[derive(Default)]
+struct Case {
+    /// `case` statements opened and not yet closed.
+    open: usize,
+    /// The next words are a pattern, up to its `)`.
+    in_pattern: bool,
+}
+
+impl Case {
+    fn note(&mut self, words: &[String], word: &str) {
+        match word {
+            "in" if words.first().is_some_and(|f| f == "case") && !self.in_pattern => {
+                self.open += 1;
+                self.in_pattern = true;
+            }
+            "esac" if self.open > 0 => {
+                self.open -= 1;
+                self.in_pattern = false;
+            }
+            _ => {}
+        }
+    }
+}
+
 fn is_assignment(word: &str) -> bool {
     word.split_once('=').is_some_and(|(name, _)| {
         !name.is_empty()
@@ -123,7 +180,51 @@ fn is_assignment(word: &str) -> bool {
     })
 }
 
+/// A command with the `ARG`/`ENV` values the shell would see substituted into its words.
+#[derive(Debug, Clone)]
+pub struct Expanded {
+    pub command: SimpleCommand,
+    /// Some word held a variable: a flag may come from outside the text (`$UV_ARGS`).
+    pub variable: bool,
+    /// Some variable had no known value (a bare `ARG`): it may carry any flag.
+    pub open: bool,
+}
+
 impl SimpleCommand {
+    /// Substitutes `scope` into the words; an unquoted variable holding several words
+    /// splits into them, as the shell splits `uv sync $UV_INSTALL_ARGS`.
+    pub fn expand(&self, scope: &crate::dockerfile::Scope, escape: char) -> Expanded {
+        let mut words = Vec::with_capacity(self.words.len());
+        let (mut variable, mut open) = (false, false);
+        for word in &self.words {
+            if !word.contains('$') {
+                words.push(word.clone());
+                continue;
+            }
+            variable = true;
+            let e = crate::dockerfile::expand::expand(word, scope, escape);
+            open |= e.unresolved || e.text.trim().is_empty();
+            words.extend(e.text.split_whitespace().map(str::to_string));
+        }
+        Expanded {
+            command: SimpleCommand {
+                assignments: self.assignments.clone(),
+                words,
+            },
+            variable,
+            open,
+        }
+    }
+
+    /// Whether an option is given, also as an abbreviation pip's option parser accepts
+    /// (`--no-cache` for `--no-cache-dir`): a prefix of `flag` at least `min` long.
+    pub fn has_prefix_of(&self, flag: &str, min: usize) -> bool {
+        self.args().iter().any(|a| {
+            let name = a.split('=').next().unwrap_or(a);
+            name.len() >= min && flag.starts_with(name)
+        })
+    }
+
     /// The program, without its directory: `pip` for `/usr/local/bin/pip`.
     pub fn program(&self) -> Option<&str> {
         self.words
@@ -222,6 +323,25 @@ mod tests {
                 .pip_install_args()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn unquoted_version_bounds_are_redirections() {
+        assert_eq!(
+            Script::parse("pip install flask>=3.0 'redis>=5'").redirected,
+            ["flask"]
+        );
+        assert!(Script::parse("echo a > /tmp/x").redirected.is_empty());
+    }
+
+    #[test]
+    fn case_patterns_are_not_pipes() {
+        let s = Script::parse(
+            "case \"$TARGETARCH\" in amd64|x86_64) A=x ;; arm64) A=y ;; esac && pip install a",
+        );
+        assert!(!s.has_pipe);
+        assert!(s.commands.iter().any(|c| c.program() == Some("pip")));
+        assert!(Script::parse("case x in a) b | c ;; esac").has_pipe);
     }
 
     #[test]

@@ -94,3 +94,47 @@ run time rather than at build time.",
     hadolint: &[],
     fixable: false,
 };
+
+pub(super) const PS107: Rule = Rule {
+    id: RuleId::PS107,
+    name: "python-end-of-life",
+    category: Base,
+    severity: Warning,
+    summary: "base image Python no longer gets security fixes",
+    hint: "move to a supported Python, e.g. `python:3.12-slim`",
+    explain: "CPython releases get security fixes for five years. Python 3.9 and older are \
+past that date: new CVEs in the interpreter and its bundled libraries stay open, and the \
+official images for them are no longer rebuilt, so their Debian packages age too.",
+    hadolint: &[],
+    fixable: false,
+};
+
+pub(super) const PS108: Rule = Rule {
+    id: RuleId::PS108,
+    name: "runtime-base-full",
+    category: Base,
+    severity: Warning,
+    summary: "the shipped stage starts from the full, non-slim Python image",
+    hint: "use `python:3.X-slim` for the stage that ships; keep the full image for building",
+    explain: "The full `python:3.X` image carries compilers, headers and hundreds of Debian \
+packages for building wheels: about a gigabyte, and many more packages for scanners to \
+flag and an intruder to use. The stage that ships needs only the interpreter and the \
+shared libraries its wheels link to: the `-slim` variant.",
+    hadolint: &[],
+    fixable: false,
+};
+
+pub(super) const PS109: Rule = Rule {
+    id: RuleId::PS109,
+    name: "runtime-build-platform",
+    category: Base,
+    severity: Warning,
+    summary: "the shipped stage is built `FROM --platform=$BUILDPLATFORM`",
+    hint: "drop `--platform` from the stage that ships; keep it for cross-compiling builders",
+    explain: "`--platform=$BUILDPLATFORM` runs a stage on the machine that builds. That is \
+right for a builder that cross-compiles, but a stage that ships then holds the build \
+machine's architecture: an arm64 image built on amd64 CI carries amd64 binaries and fails \
+with `exec format error`.",
+    hadolint: &["DL3029"],
+    fixable: false,
+};

@@ -90,11 +90,12 @@ pub(super) const PS206: Rule = Rule {
     name: "uv-in-runtime",
     category: Dependencies,
     severity: Warning,
-    summary: "the runtime image carries uv",
+    summary: "the runtime image carries uv or poetry",
     hint: "install with uv in a builder stage and copy only the venv and code",
     explain: "uv is a build tool. In the runtime image it adds size and lets anyone in the \
 container install packages. Use a builder stage for `uv sync` and copy `/app/.venv` (and \
-the code) into a runtime stage that never receives the uv binary.",
+the code) into a runtime stage that never receives the uv binary. Poetry installed in the \
+stage that ships is the same build tool left behind.",
     hadolint: &[],
     fixable: false,
 };

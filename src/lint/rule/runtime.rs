@@ -69,11 +69,13 @@ pub(super) const PS305: Rule = Rule {
     name: "uv-run-command",
     category: Runtime,
     severity: Warning,
-    summary: "the container starts through `uv run`",
+    summary: "the container starts through `uv run` or `poetry run`",
     hint: "put `/app/.venv/bin` on `PATH` and run the server directly",
     explain: "`uv run` checks the lockfile and syncs the environment on every start: it can \
 reach the package index (at least DNS), needs uv and a writable venv at runtime, and adds \
-start-up latency. The venv is already built; put its `bin` on `PATH` and exec the server.",
+start-up latency. `poetry run` likewise needs poetry in the image and locates the \
+environment on every start. The venv is already built; put its `bin` on `PATH` and exec \
+the server.",
     hadolint: &[],
     fixable: false,
 };
@@ -139,12 +141,14 @@ pub(super) const PS310: Rule = Rule {
     name: "healthcheck-orchestrator",
     category: Runtime,
     severity: Info,
-    summary: "`HEALTHCHECK` use does not fit the orchestrator",
-    hint: "Kubernetes: use probes, not HEALTHCHECK; compose: add a healthcheck",
-    explain: "Kubernetes ignores the image `HEALTHCHECK` and uses liveness/readiness probes; \
-an image check there only costs a process every interval. Docker and compose do use it, \
-and `depends_on: condition: service_healthy` needs one. Keep it when the image runs under \
-compose, drop it for Kubernetes.",
+    summary: "compose waits for a healthy service that has no health check",
+    hint: "add `healthcheck:` to the compose service, or a `HEALTHCHECK` to the image",
+    explain: "`depends_on: condition: service_healthy` starts a service only once the one it \
+depends on reports healthy. When the service built from this Dockerfile defines no \
+`healthcheck:` in compose and the image has no `HEALTHCHECK`, it never becomes healthy and \
+its dependents never start. The rule looks only at compose services built from this \
+Dockerfile: a health check defined in compose, or services that are only databases, are \
+fine.",
     hadolint: &[],
     fixable: false,
 };

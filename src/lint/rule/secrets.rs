@@ -40,7 +40,7 @@ pub(super) const PS403: Rule = Rule {
     category: Secrets,
     severity: Warning,
     summary: "whole build context copied without a `.dockerignore` that excludes local state",
-    hint: "add a `.dockerignore` listing `.git`, `.venv`, `.env`",
+    hint: "list `.git`, `.venv` and `.env` in the `.dockerignore` at the root of the build context",
     explain: "`COPY . .` copies everything the build context holds. Without a `.dockerignore` \
 that excludes them, the git history, the local virtualenv (built for another platform) and \
 `.env` secrets end up in the image, and any change to them breaks the layer cache.",

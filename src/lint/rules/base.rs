@@ -14,10 +14,65 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
         };
         let span = from_image_span(input, stage);
         moving_tag(&image, span.clone(), out);
+        end_of_life(&image, span.clone(), out);
         alpine(input, stage, &image, span.clone(), out);
         python_version_file(input, &image, span, out);
     }
     stage_agreement(input, out);
+    shipped_bases(input, out);
+}
+
+/// The versions the official images no longer rebuild: 3.9 and older.
+fn end_of_life(image: &ImageRef, span: std::ops::Range<usize>, out: &mut Vec<Draft>) {
+    let Some(version) = image.python_version() else {
+        return;
+    };
+    let minor = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse::<u32>().ok());
+    if version.starts_with("3.") && minor.is_some_and(|m| m <= 9) {
+        out.push(Draft::new(
+            RuleId::PS107,
+            span,
+            format!("Python {version} is past its end of life"),
+        ));
+    }
+}
+
+/// The stages that ship: a full `python:3.X` base, or `--platform=$BUILDPLATFORM`.
+fn shipped_bases(input: &Input<'_>, out: &mut Vec<Draft>) {
+    for stage in input.shipped() {
+        let root = input.df.lineage(stage).first().copied().unwrap_or(stage);
+        let Kind::From(from) = &input.df.instructions[root.from].kind else {
+            continue;
+        };
+        let platform = input.df.instructions[root.from].flag("platform");
+        if platform.is_some_and(|p| p.contains("BUILDPLATFORM")) {
+            out.push(Draft::new(
+                RuleId::PS109,
+                input.first_line(&input.df.instructions[root.from]),
+                "the stage that ships runs on the build machine's platform, not the target's",
+            ));
+        }
+        let Some(image) = external_base(root) else {
+            continue;
+        };
+        let tag = image.tag.as_deref().unwrap_or("");
+        let variant = ["slim", "alpine", "windowsservercore", "nanoserver"]
+            .iter()
+            .any(|v| tag.contains(v));
+        if image.is_python() && image.python_version().is_some() && !variant {
+            out.push(Draft::new(
+                RuleId::PS108,
+                from.image.span.clone(),
+                format!(
+                    "`{}` is the full build image; the runtime needs only `-slim`",
+                    root.base.text
+                ),
+            ));
+        }
+    }
 }
 
 /// The base image of a stage, unless it is another stage, `scratch`, or unresolvable.
@@ -54,6 +109,21 @@ fn moving_tag(image: &ImageRef, span: std::ops::Range<usize>, out: &mut Vec<Draf
                 image.repository
             ),
         )),
+        Some(tag)
+            if image.is_python()
+                && (!tag.starts_with(|c: char| c.is_ascii_digit())
+                    || tag == "3"
+                    || tag.starts_with("3-")) =>
+        {
+            out.push(Draft::new(
+                RuleId::PS101,
+                span,
+                format!(
+                    "`{}:{tag}` names no Python version: it moves to each new release",
+                    image.repository
+                ),
+            ))
+        }
         Some(tag) => out.push(Draft::new(
             RuleId::PS103,
             span,

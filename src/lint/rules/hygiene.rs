@@ -17,13 +17,20 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
 
 fn apt(input: &Input<'_>, stage: &Stage, out: &mut Vec<Draft>) {
     for step in input.runs(stage) {
-        let lists_cached = step
-            .run
-            .cache_targets()
-            .any(|t| t.starts_with("/var/lib/apt"));
+        let lists_cached = step.run.cache_targets().any(|t| {
+            let t = t.trim_end_matches('/');
+            t.starts_with("/var/lib/apt") || t == "/var/lib"
+        });
+        // `rm -rf /var/lib/apt/lists/*`, a parent of it, or `apt-get distclean`.
         let lists_removed = step.script.commands.iter().any(|c| {
             c.program() == Some("rm")
-                && c.args().iter().any(|a| a.starts_with("/var/lib/apt/lists"))
+                && c.args().iter().any(|a| {
+                    let a = a.trim_end_matches("/*").trim_end_matches('/');
+                    matches!(a, "/var/lib/apt" | "/var/lib" | "/var")
+                        || a.starts_with("/var/lib/apt/lists")
+                })
+                || matches!(c.program(), Some("apt-get" | "apt"))
+                    && c.args().iter().any(|a| a == "distclean")
         });
         let mut reported_lists = false;
         for command in &step.script.commands {

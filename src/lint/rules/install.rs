@@ -5,7 +5,7 @@ use super::{Input, RunStep, assigned_truthy, truthy};
 use crate::dockerfile::{ImageRef, Kind, Scope, Stage};
 use crate::lint::finding::{Draft, Fix};
 use crate::lint::rule::RuleId;
-use crate::lint::shell::SimpleCommand;
+use crate::lint::shell::{Expanded, SimpleCommand};
 
 /// Tools whose version decides how the build behaves; they get PS209, not PS201.
 const TOOLS: &[&str] = &[
@@ -23,14 +23,22 @@ const TOOLS: &[&str] = &[
 ];
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
+    let reaching = input.reaching();
     for stage in &input.df.stages {
+        let ships = reaching.contains(&stage.index);
         for step in input.runs(stage) {
             let scope = input.scope_at(stage, step.index);
             for command in &step.script.commands {
-                uv_sync(input, &step, command, &scope, out);
-                poetry_install(input, stage, &step, command, out);
-                pip_install(input, &step, command, out);
-                tool_download(input, &step, command, out);
+                let expanded = command.expand(&scope, input.df.escape());
+                let at = Site {
+                    step: &step,
+                    written: command,
+                    ships,
+                };
+                uv_sync(input, &at, &expanded, &scope, out);
+                poetry_install(input, stage, &at, &expanded, out);
+                pip_install(input, &at, &expanded.command, out);
+                tool_download(input, &step, command, &scope, out);
             }
         }
         install_after_source(input, stage, out);
@@ -38,13 +46,22 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     uv_tool_image(input, out);
 }
 
+/// Where an install command stands: its `RUN`, the command as written (for spans), and
+/// whether its stage's files reach a shipped image.
+struct Site<'a, 'b> {
+    step: &'a RunStep<'b>,
+    written: &'a SimpleCommand,
+    ships: bool,
+}
+
 fn uv_sync(
     input: &Input<'_>,
-    step: &RunStep<'_>,
-    command: &SimpleCommand,
+    at: &Site<'_, '_>,
+    expanded: &Expanded,
     scope: &Scope,
     out: &mut Vec<Draft>,
 ) {
+    let (step, command) = (at.step, &expanded.command);
     if !command.is("uv", "sync") {
         return;
     }
@@ -53,14 +70,19 @@ fn uv_sync(
         || ["UV_LOCKED", "UV_FROZEN"]
             .iter()
             .any(|v| truthy(scope, v) || assigned_truthy(command, v));
-    if !locked {
-        let span = input.command_or_line(step, command);
+    if !locked && !expanded.open {
+        let span = input.command_or_line(step, at.written);
         let mut draft = Draft::new(
             RuleId::PS201,
             span.clone(),
             "`uv sync` may re-resolve instead of installing the lockfile",
         );
-        if let Some(found) = input.command_span(step, command) {
+        // A variable may carry `--frozen` at build time, and uv refuses both flags
+        // together: only a command written out in full is rewritten.
+        if let Some(found) = input
+            .command_span(step, at.written)
+            .filter(|_| !expanded.variable)
+        {
             draft = draft.with_fix(Fix::insert(
                 found.end,
                 " --locked",
@@ -72,28 +94,44 @@ fn uv_sync(
     let no_dev = command.has_flag("--no-dev")
         || command.has_flag("--no-default-groups")
         || command.has_flag("--only-group")
+        || command.has_flag("--all-packages") && command.has_flag("--no-dev")
+        || option_values(command.args(), "--no-group").any(|g| g == "dev")
         || truthy(scope, "UV_NO_DEV")
         || assigned_truthy(command, "UV_NO_DEV");
-    if !no_dev {
+    let project_dev = input.project.pyproject.as_ref().is_none_or(|p| p.uv_dev);
+    if !no_dev && !expanded.open && at.ships && project_dev {
         out.push(Draft::new(
             RuleId::PS202,
-            input.command_or_line(step, command),
+            input.command_or_line(step, at.written),
             "`uv sync` installs the dev group unless told `--no-dev`",
         ));
     }
 }
 
+/// The values of an option given as `--opt v` or `--opt=v`, each split at commas.
+fn option_values<'a>(args: &'a [String], option: &'a str) -> impl Iterator<Item = &'a str> {
+    args.iter().enumerate().flat_map(move |(i, arg)| {
+        let value = if arg == option {
+            args.get(i + 1).map(String::as_str)
+        } else {
+            arg.strip_prefix(option).and_then(|r| r.strip_prefix('='))
+        };
+        value.into_iter().flat_map(|v| v.split(',')).map(str::trim)
+    })
+}
+
 fn poetry_install(
     input: &Input<'_>,
     stage: &Stage,
-    step: &RunStep<'_>,
-    command: &SimpleCommand,
+    at: &Site<'_, '_>,
+    expanded: &Expanded,
     out: &mut Vec<Draft>,
 ) {
+    let (step, command) = (at.step, &expanded.command);
     if !command.is("poetry", "install") {
         return;
     }
-    let span = input.command_or_line(step, command);
+    let span = input.command_or_line(step, at.written);
     if !input.project.has_lockfile("poetry.lock") {
         out.push(Draft::new(
             RuleId::PS201,
@@ -107,7 +145,12 @@ fn poetry_install(
             "`poetry install` runs before `poetry.lock` is copied or mounted",
         ));
     }
-    if !poetry_excludes_dev(command.args()) {
+    let project_dev = input
+        .project
+        .pyproject
+        .as_ref()
+        .is_none_or(|p| p.poetry_dev);
+    if !poetry_excludes_dev(command.args()) && !expanded.open && at.ships && project_dev {
         out.push(Draft::new(
             RuleId::PS202,
             span,
@@ -134,7 +177,7 @@ fn poetry_excludes_dev(args: &[String]) -> bool {
             None => (arg.as_str(), None),
         };
         match flag {
-            "--no-dev" => return true,
+            "--no-dev" | "--only-root" => return true,
             "--only" => only = value.or_else(|| iter.next().cloned()).map(|v| groups(&v)),
             "--without" => without.extend(
                 value
@@ -172,10 +215,34 @@ fn lock_reaches(input: &Input<'_>, stage: &Stage, step: &RunStep<'_>, lockfile: 
                     && instruction.flag("from").is_none()
                     && copy.sources.iter().any(|src| {
                         let v = src.value.trim_end_matches('/');
-                        v.ends_with(lockfile) || v == "." || v == "*" || v.ends_with("*.lock")
+                        let name = v.rsplit('/').next().unwrap_or(v);
+                        v == "." || v == "*" || glob_matches(name, lockfile)
                     })
             })
         })
+}
+
+/// Whether a `COPY` source's last component, which may hold `*` and `?`, names `file`:
+/// `poetry.lock*`, `*.lock` and `poetry.lock` all copy `poetry.lock`.
+fn glob_matches(pattern: &str, file: &str) -> bool {
+    match pattern.split_once('*') {
+        None => {
+            pattern.len() == file.len()
+                && pattern
+                    .chars()
+                    .zip(file.chars())
+                    .all(|(p, f)| p == '?' || p == f)
+        }
+        Some((head, tail)) => {
+            file.len() >= head.len()
+                && file.is_char_boundary(head.len())
+                && glob_matches(head, &file[..head.len()])
+                && (0..=file.len() - head.len()).any(|skip| {
+                    file.is_char_boundary(head.len() + skip)
+                        && glob_matches(tail, &file[head.len() + skip..])
+                })
+        }
+    }
 }
 
 /// A pip argument that names a package to fetch (not an option, path, file or URL).
@@ -240,13 +307,17 @@ const PIP_VALUE_OPTIONS: &[&str] = &[
 
 fn pip_install(
     input: &Input<'_>,
-    step: &RunStep<'_>,
+    at: &Site<'_, '_>,
     command: &SimpleCommand,
     out: &mut Vec<Draft>,
 ) {
+    let step = at.step;
     let Some(args) = command.pip_install_args() else {
         return;
     };
+    if at.ships {
+        built_artifacts(input, at, args, out);
+    }
     let span = input.command_or_line(step, command);
     let mut unpinned = Vec::new();
     let mut tools = Vec::new();
@@ -290,6 +361,21 @@ fn pip_install(
             unpinned.push(arg.clone());
         }
     }
+    if at.ships {
+        for file in &requirement_files {
+            let tools = input.project.dev_requirements(file);
+            if !tools.is_empty() {
+                out.push(Draft::new(
+                    RuleId::PS202,
+                    span.clone(),
+                    format!(
+                        "`{file}` installs development tools: `{}`",
+                        tools.join("`, `")
+                    ),
+                ));
+            }
+        }
+    }
     for file in &requirement_files {
         let Some(loose) = input.project.unpinned_requirements(file) else {
             continue;
@@ -307,6 +393,21 @@ fn pip_install(
                 ),
             ));
         }
+    }
+    let (redirected, unpinned): (Vec<String>, Vec<String>) =
+        unpinned.into_iter().partition(|spec| {
+            step.script.redirected.iter().any(|w| {
+                spec.strip_prefix(w.as_str())
+                    .is_some_and(|r| r.starts_with(['<', '>']))
+            })
+        });
+    for spec in &redirected {
+        let name = requirement_name(spec);
+        out.push(Draft::new(
+            RuleId::PS201,
+            span.clone(),
+            format!("unquoted `{spec}` is a shell redirection: pip installs `{name}` unpinned and the bound becomes a file name; quote it"),
+        ));
     }
     if !unpinned.is_empty() {
         out.push(Draft::new(
@@ -340,6 +441,42 @@ fn pip_install(
     }
 }
 
+/// `pip install dist/*.whl` (or a `.zip`, `.tar.gz`) where the image ships: pip resolves
+/// the package's dependencies afresh, outside any lockfile, unless told `--no-deps` or
+/// held to pre-built wheels with `--no-index`.
+fn built_artifacts(input: &Input<'_>, at: &Site<'_, '_>, args: &[String], out: &mut Vec<Draft>) {
+    let held = [
+        "--no-deps",
+        "--no-index",
+        "-c",
+        "--constraint",
+        "-r",
+        "--requirement",
+    ]
+    .iter()
+    .any(|f| {
+        args.iter()
+            .any(|a| a == f || a.starts_with(&format!("{f}=")))
+    });
+    let built: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.contains("://"))
+        .filter(|a| a.ends_with(".whl") || a.ends_with(".zip") || a.ends_with(".tar.gz"))
+        .collect();
+    if held || built.is_empty() {
+        return;
+    }
+    out.push(Draft::new(
+        RuleId::PS201,
+        input.command_or_line(at.step, at.written),
+        format!(
+            "installing `{}` resolves its dependencies afresh, outside the lockfile",
+            built.join(" ")
+        ),
+    ));
+}
+
 /// `requirements-dev.txt`, `requirements/test.txt`, `.[dev]`, `-e .[dev,test]`.
 fn is_dev_selector(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
@@ -365,13 +502,23 @@ fn tool_download(
     input: &Input<'_>,
     step: &RunStep<'_>,
     command: &SimpleCommand,
+    scope: &Scope,
     out: &mut Vec<Draft>,
 ) {
     let program = command.program().unwrap_or("");
+    // Poetry's installer reads `POETRY_VERSION` from the environment (an `ENV`, or an
+    // assignment before any command of the pipe).
+    let poetry_pinned = scope.get("POETRY_VERSION").is_some_and(|v| !v.is_empty())
+        || step.script.commands.iter().any(|c| {
+            c.assignments.iter().any(|a| {
+                a.strip_prefix("POETRY_VERSION=")
+                    .is_some_and(|v| !v.is_empty())
+            })
+        });
     if matches!(program, "curl" | "wget") {
         for url in command.args().iter().filter(|a| a.contains("://")) {
             let unversioned = url.contains("astral.sh/uv/install.sh")
-                || url.contains("install.python-poetry.org");
+                || url.contains("install.python-poetry.org") && !poetry_pinned;
             if unversioned {
                 out.push(Draft::new(
                     RuleId::PS209,
@@ -523,6 +670,16 @@ mod tests {
         assert!(!poetry_excludes_dev(&args("install --only main,dev")));
         assert!(!poetry_excludes_dev(&args("install --without docs")));
         assert!(!poetry_excludes_dev(&args("install --no-root")));
+    }
+
+    #[test]
+    fn lock_globs() {
+        assert!(glob_matches("poetry.lock*", "poetry.lock"));
+        assert!(glob_matches("*.lock", "poetry.lock"));
+        assert!(glob_matches("poetry.lock", "poetry.lock"));
+        assert!(!glob_matches("uv.lock", "poetry.lock"));
+        assert!(!glob_matches("poetry.lock?", "poetry.lock"));
+        assert!(!glob_matches("pyproject.toml", "poetry.lock"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! be one the runtime stage has, not one uv downloaded into the builder.
 
 use super::{Input, truthy};
-use crate::dockerfile::{Kind, Scope, Stage};
+use crate::dockerfile::{ImageRef, Kind, Scope, Stage};
 use crate::lint::finding::Draft;
 use crate::lint::rule::RuleId;
 use crate::lint::shell::SimpleCommand;
@@ -54,7 +54,7 @@ fn uv_managed_python(input: &Input<'_>, out: &mut Vec<Draft>) {
         .iter()
         .filter(|s| !runtime.contains(&s.index))
     {
-        if !copied_into(input, stage, last) {
+        if !copied_into(input, stage, last) || base_python_serves(input, stage) {
             continue;
         }
         for step in input.runs(stage) {
@@ -78,14 +78,87 @@ fn uv_managed_python(input: &Input<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-/// Whether some stage of `target`'s lineage copies files `--from` `stage`.
+/// Whether some stage of `target`'s lineage copies an environment `--from` `stage`: not
+/// only built wheels, requirement lists or static files, which link to no interpreter.
 fn copied_into(input: &Input<'_>, stage: &Stage, target: &Stage) -> bool {
+    let environment = |source: &str| {
+        !(source.ends_with(".whl")
+            || source.ends_with(".txt")
+            || source.contains("dist")
+            || source.contains("static")
+            || source.contains("wheels"))
+    };
     input.df.lineage(target).into_iter().any(|s| {
         input.df.body(s).any(|(_, i)| {
-            matches!(i.kind, Kind::Copy(_))
-                && i.flag("from")
-                    .and_then(|f| input.df.stage_named(f, s.index))
-                    .is_some_and(|f| f.index == stage.index)
+            let Kind::Copy(copy) = &i.kind else {
+                return false;
+            };
+            i.flag("from")
+                .and_then(|f| input.df.stage_named(f, s.index))
+                .is_some_and(|f| f.index == stage.index)
+                && copy.sources.iter().any(|src| environment(&src.value))
         })
     })
+}
+
+/// Whether the builder's base image has a Python the project accepts (`.python-version`
+/// and `requires-python`): uv then uses it and downloads nothing.
+fn base_python_serves(input: &Input<'_>, stage: &Stage) -> bool {
+    use std::str::FromStr;
+    let root = input.df.lineage(stage).first().copied().unwrap_or(stage);
+    if root.parent.is_some() || root.base.unresolved {
+        return false;
+    }
+    let Some(base) = ImageRef::parse(&root.base.text).python_version() else {
+        return false;
+    };
+    let pin_agrees = input
+        .project
+        .python_version
+        .as_ref()
+        .is_none_or(|(_, raw)| {
+            let pin: String = raw
+                .trim_start_matches(|c: char| !c.is_ascii_digit())
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            pin.split('.').zip(base.split('.')).all(|(a, b)| a == b)
+        });
+    // The newest patch release stands for the tag: `python:3.12-slim` follows it.
+    let accepts = match input
+        .project
+        .pyproject
+        .as_ref()
+        .and_then(|p| p.requires_python.as_deref())
+    {
+        None => true,
+        Some(spec) => {
+            let version = uv_pep440::Version::from_str(&format!("{base}.99"));
+            let spec = uv_pep440::VersionSpecifiers::from_str(&poetry_to_pep440(spec));
+            match (version, spec) {
+                (Ok(v), Ok(s)) => s.contains(&v),
+                _ => false,
+            }
+        }
+    };
+    pin_agrees && accepts
+}
+
+/// Poetry writes `^3.11` and `~3.11`; PEP 440 says `>=3.11,<4` and `>=3.11,<3.12`.
+fn poetry_to_pep440(spec: &str) -> String {
+    spec.split(',')
+        .map(|part| {
+            let part = part.trim();
+            if let Some(v) = part.strip_prefix('^') {
+                let major = v.split('.').next().unwrap_or(v);
+                let next = major.parse::<u32>().map_or(0, |m| m + 1);
+                format!(">={v},<{next}")
+            } else if let Some(v) = part.strip_prefix('~').filter(|v| !v.starts_with('=')) {
+                format!("~={v}.0").replace(".0.0", ".0")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }

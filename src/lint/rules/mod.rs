@@ -95,24 +95,117 @@ impl<'a> Input<'a> {
             })
     }
 
+    /// The stages that become images: those a compose or workflow `target:` names, else
+    /// every stage no other stage consumes (a `production` stage above a `test` one),
+    /// except stages named for tests or development; else the final stage.
+    pub fn shipped(&self) -> Vec<&'a Stage> {
+        let targets = self.project.targets();
+        let named: Vec<&Stage> = self
+            .df
+            .stages
+            .iter()
+            .filter(|s| s.name.as_deref().is_some_and(|n| targets.contains(&n)))
+            .collect();
+        if !named.is_empty() {
+            return named;
+        }
+        let Some(last) = self.final_stage() else {
+            return Vec::new();
+        };
+        let consumed = self.consumed();
+        let unconsumed: Vec<&Stage> = self
+            .df
+            .stages
+            .iter()
+            .filter(|s| !consumed.contains(&s.index) && !s.name.as_deref().is_some_and(not_shipped))
+            .collect();
+        if unconsumed.is_empty() {
+            vec![last]
+        } else {
+            unconsumed
+        }
+    }
+
+    /// Stages another stage builds `FROM`, copies from or mounts.
+    fn consumed(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self.df.stages.iter().filter_map(|s| s.parent).collect();
+        for stage in &self.df.stages {
+            out.extend(self.sources(stage));
+        }
+        out
+    }
+
+    /// The stages a stage's own instructions read files from: `COPY --from` and
+    /// `RUN --mount=from=`.
+    fn sources(&self, stage: &Stage) -> Vec<usize> {
+        use crate::dockerfile::mount::Mount;
+        let mut out = Vec::new();
+        for (_, instruction) in self.df.body(stage) {
+            let mut froms: Vec<&str> = Vec::new();
+            match &instruction.kind {
+                Kind::Copy(_) | Kind::Add(_) => froms.extend(instruction.flag("from")),
+                Kind::Run(run) => froms.extend(run.mounts.iter().filter_map(|m| match m {
+                    Mount::Bind { from, .. } => from.as_deref(),
+                    _ => None,
+                })),
+                _ => {}
+            }
+            out.extend(
+                froms
+                    .into_iter()
+                    .filter_map(|f| self.df.stage_named(f, stage.index))
+                    .map(|s| s.index),
+            );
+        }
+        out
+    }
+
+    /// The stages whose files can reach a shipped image: shipped stages, their lineage,
+    /// and every stage they copy from, transitively.
+    pub fn reaching(&self) -> Vec<usize> {
+        let mut seen: Vec<usize> = Vec::new();
+        let mut queue: Vec<usize> = self.shipped().iter().map(|s| s.index).collect();
+        while let Some(index) = queue.pop() {
+            if seen.contains(&index) {
+                continue;
+            }
+            seen.push(index);
+            let stage = &self.df.stages[index];
+            queue.extend(stage.parent);
+            queue.extend(self.sources(stage));
+        }
+        seen
+    }
+
     /// The instructions that end up in the final image: the final stage and the stages
     /// it is built `FROM`, in build order.
     pub fn runtime_instructions(&self) -> Vec<(usize, &'a Instruction)> {
         let Some(last) = self.final_stage() else {
             return Vec::new();
         };
+        self.instructions_of(last)
+    }
+
+    /// The instructions that make a stage's image: its lineage's bodies, in build order.
+    pub fn instructions_of(&self, stage: &'a Stage) -> Vec<(usize, &'a Instruction)> {
         self.df
-            .lineage(last)
+            .lineage(stage)
             .into_iter()
             .flat_map(|stage| self.df.body(stage))
             .collect()
     }
 
-    /// The stages whose contents reach the final image: its lineage.
+    /// The stages whose contents are part of a shipped image: their lineages.
     pub fn runtime_stages(&self) -> Vec<&'a Stage> {
-        self.final_stage()
-            .map(|s| self.df.lineage(s))
-            .unwrap_or_default()
+        let mut out: Vec<&Stage> = Vec::new();
+        for shipped in self.shipped() {
+            for stage in self.df.lineage(shipped) {
+                if !out.iter().any(|s| s.index == stage.index) {
+                    out.push(stage);
+                }
+            }
+        }
+        out
     }
 
     pub fn scope_at(&self, stage: &Stage, index: usize) -> Scope {
@@ -163,6 +256,29 @@ impl<'a> Input<'a> {
         self.command_span(step, command)
             .unwrap_or_else(|| self.first_line(step.instruction))
     }
+}
+
+/// Stage names that say the stage is for tests or development, not for shipping.
+fn not_shipped(name: &str) -> bool {
+    name.split(['-', '_']).any(|w| {
+        matches!(
+            w,
+            "test"
+                | "tests"
+                | "testing"
+                | "dev"
+                | "development"
+                | "lint"
+                | "ci"
+                | "debug"
+                | "local"
+                | "docs"
+                | "builder"
+                | "build"
+                | "base"
+                | "deps"
+        )
+    })
 }
 
 fn command_needle(command: &SimpleCommand) -> Option<String> {

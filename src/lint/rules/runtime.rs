@@ -3,7 +3,7 @@
 
 use super::Input;
 use crate::dockerfile::expand::expand;
-use crate::dockerfile::{Command, ImageRef, Instruction, Kind};
+use crate::dockerfile::{Command, ImageRef, Instruction, Kind, Stage};
 use crate::lint::finding::{Draft, Fix};
 use crate::lint::rule::RuleId;
 use crate::lint::shell::Script;
@@ -14,11 +14,15 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
             signal_forwarding(input, instruction, command, out);
         }
     }
-    let Some(last) = input.final_stage() else {
-        return;
-    };
-    let runtime = input.runtime_instructions();
-    user(input, &runtime, out);
+    for stage in input.shipped() {
+        shipped_stage(input, stage, out);
+    }
+}
+
+/// The rules about the image a shipped stage makes.
+fn shipped_stage(input: &Input<'_>, last: &Stage, out: &mut Vec<Draft>) {
+    let runtime = input.instructions_of(last);
+    user(input, last, &runtime, out);
     let entry = effective(&runtime, |k| matches!(k, Kind::Entrypoint(_)));
     let cmd = effective(&runtime, |k| matches!(k, Kind::Cmd(_)));
     let words = command_words(&[entry, cmd]);
@@ -45,9 +49,9 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
         );
     }
     expose(input, &runtime, &words, &scope, out);
-    writable_code(input, out);
-    labels(input, &runtime, out);
-    healthcheck(input, &runtime, out);
+    writable_code(input, last, out);
+    labels(input, last, &runtime, out);
+    healthcheck(input, last, &runtime, out);
 }
 
 /// The last instruction of a kind in the runtime lineage: the one that takes effect.
@@ -154,15 +158,16 @@ pub fn exec_form(script: &str) -> Option<String> {
     Some(format!("[{}]", words.join(", ")))
 }
 
-fn user(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
-    let Some(last) = input.final_stage() else {
-        return;
-    };
+fn user(input: &Input<'_>, last: &Stage, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
     let Some((index, instruction)) = runtime
         .iter()
         .rev()
         .find(|(_, i)| matches!(i.kind, Kind::User(_)))
     else {
+        let root = input.df.lineage(last).first().copied().unwrap_or(last);
+        if runs_as_non_root(&ImageRef::parse(&root.base.text)) {
+            return;
+        }
         let from = &input.df.instructions[last.from];
         out.push(Draft::new(
             RuleId::PS301,
@@ -180,6 +185,10 @@ fn user(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draf
         return;
     }
     let name = expanded.text.split(':').next().unwrap_or("").to_string();
+    if name.is_empty() {
+        // `USER $UID:$GID` with the IDs passed at build time: nothing to judge.
+        return;
+    }
     if name == "root" || name == "0" {
         out.push(Draft::new(
             RuleId::PS301,
@@ -195,6 +204,39 @@ fn user(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draf
     }
 }
 
+/// `python app.py` (or `CMD ["app.py"]` after a `python` entrypoint) where the script in
+/// the build context calls Flask's `app.run()`.
+fn flask_app_run(input: &Input<'_>, words: &[String]) -> bool {
+    let Some(context) = &input.project.context else {
+        return false;
+    };
+    let python = words.iter().position(|w| {
+        w.rsplit('/')
+            .next()
+            .is_some_and(|p| p.starts_with("python"))
+    });
+    let script = match python {
+        Some(i) => words.get(i + 1),
+        None => words.first(),
+    };
+    let Some(script) = script.filter(|s| s.ends_with(".py")) else {
+        return false;
+    };
+    let name = script.rsplit('/').next().unwrap_or(script);
+    [context.join(script), context.join(name)]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|text| text.contains("Flask(") && text.contains(".run("))
+}
+
+/// Bases whose default user is not root: distroless `:nonroot` tags and Chainguard's
+/// images (their `-dev` variants run as root).
+fn runs_as_non_root(image: &ImageRef) -> bool {
+    let tag = image.tag.as_deref().unwrap_or("");
+    tag.split(['-', '_']).any(|w| w == "nonroot")
+        || image.repository.starts_with("cgr.dev/chainguard/") && !tag.ends_with("-dev")
+}
+
 fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut Vec<Draft>) {
     let has = |w: &str| words.iter().any(|x| x == w);
     let pair = |a: &str, b: &str| {
@@ -205,6 +247,8 @@ fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut V
     let span = input.first_line(at);
     let dev = if has("--reload") || words.iter().any(|w| w.starts_with("--reload=")) {
         Some("`--reload` watches files and restarts workers")
+    } else if flask_app_run(input, words) {
+        Some("the script starts Flask's `app.run()`, Werkzeug's development server")
     } else if pair("fastapi", "dev") {
         Some("`fastapi dev` is the development server")
     } else if pair("flask", "run")
@@ -221,11 +265,30 @@ fn dev_server(input: &Input<'_>, at: &Instruction, words: &[String], out: &mut V
     if let Some(message) = dev {
         out.push(Draft::new(RuleId::PS304, span.clone(), message));
     }
+    let uwsgi = words
+        .first()
+        .is_some_and(|w| w.rsplit('/').next() == Some("uwsgi"));
+    let configured = words
+        .iter()
+        .any(|w| w.contains("die-on-term") || w.ends_with(".ini") || w.starts_with("--ini"));
+    if uwsgi && !configured {
+        out.push(Draft::new(
+            RuleId::PS303,
+            span.clone(),
+            "uWSGI as PID 1 reloads on SIGTERM instead of stopping unless given `--die-on-term`",
+        ));
+    }
     if pair("uv", "run") {
         out.push(Draft::new(
             RuleId::PS305,
             span,
             "`uv run` syncs the environment on every container start",
+        ));
+    } else if pair("poetry", "run") {
+        out.push(Draft::new(
+            RuleId::PS305,
+            span,
+            "`poetry run` keeps poetry in the image and resolves the environment on every start",
         ));
     }
 }
@@ -320,10 +383,39 @@ fn expose(
     }
 }
 
-fn writable_code(input: &Input<'_>, out: &mut Vec<Draft>) {
-    let Some(last) = input.final_stage() else {
-        return;
-    };
+fn writable_code(input: &Input<'_>, last: &Stage, out: &mut Vec<Draft>) {
+    for step in input.runs(last) {
+        for command in &step.script.commands {
+            let args = command.args();
+            let recursive = args
+                .iter()
+                .any(|a| a == "-R" || a == "--recursive" || a.starts_with("-R"));
+            let message = match command.program() {
+                Some("chmod")
+                    if recursive
+                        && args.iter().any(|a| {
+                            a.ends_with("777") || a.contains("o+w") || a.contains("a+w")
+                        }) =>
+                {
+                    "makes the code writable by every user"
+                }
+                Some("chown")
+                    if recursive
+                        && !args.iter().any(|a| {
+                            a.contains("/tmp") || a.contains("/data") || a.contains("media")
+                        }) =>
+                {
+                    "hands the code to the runtime user, who can then rewrite it"
+                }
+                _ => continue,
+            };
+            out.push(Draft::new(
+                RuleId::PS308,
+                input.command_or_line(&step, command),
+                format!("`{}` {message}", command.words.join(" ")),
+            ));
+        }
+    }
     for (_, instruction) in input.df.body(last) {
         if let (Kind::Copy(copy), Some(owner)) = (&instruction.kind, instruction.flag("chown")) {
             let what: Vec<&str> = copy.sources.iter().map(|s| s.value.as_str()).collect();
@@ -336,14 +428,21 @@ fn writable_code(input: &Input<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn labels(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
+fn labels(
+    input: &Input<'_>,
+    last: &Stage,
+    runtime: &[(usize, &Instruction)],
+    out: &mut Vec<Draft>,
+) {
     let has_oci = runtime.iter().any(|(_, i)| match &i.kind {
         Kind::Label(pairs) => pairs
             .iter()
             .any(|p| p.key.starts_with("org.opencontainers.image.")),
         _ => false,
     });
-    if !has_oci && let Some(last) = input.final_stage() {
+    // A workflow that passes `docker/metadata-action` labels writes them at build time.
+    let ci_labels = input.project.builds.iter().any(|b| b.ci_labels);
+    if !has_oci && !ci_labels {
         out.push(Draft::new(
             RuleId::PS309,
             input.first_line(&input.df.instructions[last.from]),
@@ -352,24 +451,30 @@ fn labels(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Dr
     }
 }
 
-fn healthcheck(input: &Input<'_>, runtime: &[(usize, &Instruction)], out: &mut Vec<Draft>) {
-    let check = effective(runtime, |k| matches!(k, Kind::Healthcheck(_)));
-    match (check, input.project.compose) {
-        (Some(instruction), false) if matches!(instruction.kind, Kind::Healthcheck(Some(_))) => out.push(Draft::new(
+/// A compose service built from this Dockerfile is waited on with
+/// `condition: service_healthy` but neither compose nor the image defines a health check:
+/// the dependents never start.
+fn healthcheck(
+    input: &Input<'_>,
+    last: &Stage,
+    runtime: &[(usize, &Instruction)],
+    out: &mut Vec<Draft>,
+) {
+    let image_check = effective(runtime, |k| matches!(k, Kind::Healthcheck(_)))
+        .is_some_and(|i| matches!(i.kind, Kind::Healthcheck(Some(_))));
+    let starved = input.project.builds.iter().any(|b| {
+        b.awaited_healthy
+            && !b.healthcheck
+            && b.target
+                .as_deref()
+                .is_none_or(|t| last.name.as_deref() == Some(t))
+    });
+    if starved && !image_check {
+        out.push(Draft::new(
             RuleId::PS310,
-            input.first_line(instruction),
-            "Kubernetes ignores `HEALTHCHECK`; keep it only if the image runs under Docker or compose",
-        )),
-        (None, true) => {
-            if let Some(last) = input.final_stage() {
-                out.push(Draft::new(
-                    RuleId::PS310,
-                    input.first_line(&input.df.instructions[last.from]),
-                    "the project uses compose but the image has no `HEALTHCHECK` for `service_healthy`",
-                ));
-            }
-        }
-        _ => {}
+            input.first_line(&input.df.instructions[last.from]),
+            "compose waits for this service with `service_healthy`, but neither compose nor the image defines a health check",
+        ));
     }
 }
 

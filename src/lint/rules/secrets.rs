@@ -9,28 +9,30 @@ use crate::secrets::credential_file;
 
 pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     let mut context_checked = false;
-    for instruction in &input.df.instructions {
+    // Only the shipped stages' own `ARG`s and `ENV`s land in the image's config and
+    // history; a builder's stay in the builder, even when its files are copied on.
+    let runtime: Vec<usize> = input.runtime_stages().iter().map(|s| s.index).collect();
+    let stage_of = |index: usize| input.df.stages.iter().find(|s| s.body.contains(&index));
+    for (index, instruction) in input.df.instructions.iter().enumerate() {
         match &instruction.kind {
             Kind::Arg(pairs) | Kind::Env(pairs) => {
+                // Global `ARG`s reach no stage by themselves; a stage must declare them.
+                let ships = stage_of(index).is_some_and(|s| runtime.contains(&s.index));
                 for pair in pairs {
-                    if let Some(why) =
-                        crate::secrets::secret_variable(&pair.key, pair.value.as_deref())
-                    {
+                    if let Some(why) = secret_evidence(&pair.key, pair.value.as_deref(), ships) {
                         out.push(Draft::new(
                             RuleId::PS401,
                             pair.span.clone(),
-                            format!(
-                                "{} `{}` {why}; it is readable in the image",
-                                instruction.name(),
-                                pair.key
-                            ),
+                            format!("{} `{}` {why}", instruction.name(), pair.key),
                         ));
                     }
                 }
             }
             Kind::Copy(copy) | Kind::Add(copy) if instruction.flag("from").is_none() => {
                 for source in copy.sources.iter().filter(|s| !is_remote(&s.value)) {
-                    if let Some(kind) = credential_file(&source.value) {
+                    if let Some(kind) = credential_file(&source.value)
+                        && holds_credential(input, &source.value)
+                    {
                         out.push(Draft::new(
                             RuleId::PS402,
                             source.span.clone(),
@@ -51,6 +53,55 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Draft>) {
     }
 }
 
+/// Why an `ARG` or `ENV` holds a secret, on evidence: a credential-shaped value anywhere;
+/// a literal value under a secret's name; a bare secret-named `ARG` only in a stage that
+/// ships, since only there its build-time value lands in the image's history. Booleans,
+/// empty values and references to other variables are no evidence.
+fn secret_evidence(key: &str, value: Option<&str>, ships: bool) -> Option<&'static str> {
+    let why = crate::secrets::secret_variable(key, value)?;
+    let shaped = value.is_some_and(|v| crate::secrets::secret_variable("VALUE", Some(v)).is_some())
+        || value.and_then(crate::secrets::token_in).is_some();
+    if shaped {
+        return Some("holds a credential; it is readable in the image and the Dockerfile");
+    }
+    if !ships {
+        return None;
+    }
+    match value.map(str::trim) {
+        None => Some(
+            "is a build argument named like a secret; its value is recorded in the image history",
+        ),
+        Some(v) if v.is_empty() || is_boolean(v) || v.starts_with('$') => None,
+        Some(_) => Some(if why.starts_with("is named") {
+            "sets a secret to a literal value; it is readable in the image"
+        } else {
+            why
+        }),
+    }
+}
+
+fn is_boolean(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "0" | "1" | "true" | "false" | "yes" | "no" | "on" | "off"
+    )
+}
+
+/// Whether a copied credential file holds a login: its text is read from the build
+/// context; a file that is not there cannot be judged and is not reported, except the
+/// kinds that are credentials by name alone (`.env`, keys).
+fn holds_credential(input: &Input<'_>, source: &str) -> bool {
+    let text = input
+        .project
+        .context
+        .as_ref()
+        .and_then(|c| std::fs::read_to_string(c.join(source)).ok());
+    match text {
+        Some(text) => crate::secrets::holds_credential(source, &text),
+        None => crate::secrets::holds_credential(source, ""),
+    }
+}
+
 fn copies_whole_context(copy: &crate::dockerfile::instruction::Copy) -> bool {
     copy.sources
         .iter()
@@ -61,11 +112,14 @@ fn copies_whole_context(copy: &crate::dockerfile::instruction::Copy) -> bool {
 fn context(input: &Input<'_>, instruction: &Instruction, out: &mut Vec<Draft>) {
     let span = input.first_line(instruction);
     let Some(ignore) = &input.project.dockerignore else {
-        out.push(Draft::new(
-            RuleId::PS403,
-            span,
-            "copies the whole context and there is no `.dockerignore`: `.git`, `.venv` and `.env` go in",
-        ));
+        let message = match &input.project.stray_dockerignore {
+            Some(stray) => format!(
+                "copies the whole context, whose root has no `.dockerignore` (`{}` is not the context's, so the build ignores it)",
+                stray.display()
+            ),
+            None => "copies the whole context and there is no `.dockerignore`: `.git`, `.venv` and `.env` go in".to_string(),
+        };
+        out.push(Draft::new(RuleId::PS403, span, message));
         return;
     };
     let leaks: Vec<&str> = [(".git", true), (".venv", true), (".env", false)]
@@ -138,6 +192,19 @@ fn add(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_need_evidence() {
+        assert!(secret_evidence("USE_TOKEN_AUTH", Some("false"), true).is_none());
+        assert!(secret_evidence("OPENAI_API_KEY", Some(""), true).is_none());
+        assert!(secret_evidence("API_TOKEN", Some("${API_TOKEN}"), true).is_none());
+        assert!(secret_evidence("GITHUB_TOKEN", None, false).is_none());
+        assert!(secret_evidence("GITHUB_TOKEN", None, true).is_some());
+        assert!(secret_evidence("DJANGO_SECRET_KEY", Some("abc123"), true).is_some());
+        assert!(secret_evidence("DJANGO_SECRET_KEY", Some("abc123"), false).is_none());
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+        assert!(secret_evidence("RELEASE", Some(token), false).is_some());
+    }
 
     #[test]
     fn credential_files() {

@@ -340,6 +340,17 @@ mod tests {
     }
 
     #[test]
+    fn long_scalar_lines_are_not_nesting() {
+        let banner = format!(
+            "jobs:\n  b:\n    steps:\n      - run: echo '{}' a:b:c - - -\n",
+            "-".repeat(2000)
+        );
+        assert!(parse(&banner).is_ok());
+        let flow = format!("x: {}{}\n", "[".repeat(600), "]".repeat(600));
+        assert!(parse(&flow).is_err());
+    }
+
+    #[test]
     fn invalid_yaml_is_a_finding() {
         let drafts = check("jobs: [unclosed\n");
         assert_eq!(drafts.len(), 1);

@@ -133,20 +133,48 @@ impl Positions<'_> {
 const MAX_NESTING: usize = 512;
 
 /// An upper bound on a document's nesting: every enclosing block collection sits at a
-/// column left of the current line's indentation, and compact or flow collections opened
-/// on the line itself each need a marker character.
+/// column left of the current line's indentation or is a `- ` or `? ` opened before the
+/// line's first scalar, and flow collections are counted by their open brackets outside
+/// quotes. Scalar text (a `run:` line full of dashes and colons) adds nothing.
 fn nesting_bound(text: &str) -> usize {
-    text.lines()
-        .map(|line| {
-            let indent = line.len() - line.trim_start().len();
-            let markers = line
-                .bytes()
-                .filter(|b| matches!(b, b'-' | b'[' | b'{' | b'?' | b':'))
-                .count();
-            indent + markers
-        })
-        .max()
-        .unwrap_or(0)
+    let mut flow = 0usize;
+    let mut bound = 0;
+    for line in text.lines() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        let mut rest = body;
+        let mut markers = 0;
+        while let Some(after) = rest
+            .strip_prefix("- ")
+            .or_else(|| rest.strip_prefix("? "))
+            .or_else(|| rest.strip_prefix("-\t"))
+        {
+            markers += 1;
+            rest = after.trim_start();
+        }
+        let mut quote: Option<char> = None;
+        let mut deepest = flow;
+        let mut previous = ' ';
+        for c in rest.chars() {
+            // A quote opens a string only where a token starts.
+            let token_start = previous.is_whitespace() || "[{,:".contains(previous);
+            previous = c;
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') if token_start => quote = Some(c),
+                (None, '#') if flow == 0 => break,
+                (None, '[' | '{') => {
+                    flow += 1;
+                    deepest = deepest.max(flow);
+                }
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+        }
+        bound = bound.max(indent + markers + deepest + 1);
+    }
+    bound
 }
 
 /// Parses a workflow; a YAML error becomes a PS100 finding.
