@@ -5,6 +5,7 @@ mod base;
 mod hygiene;
 mod install;
 mod interpreter;
+mod layering;
 mod leftovers;
 mod runtime;
 mod secrets;
