@@ -79,15 +79,14 @@ pub fn url_with_password(text: &str) -> bool {
 /// `url` without its user info, query and fragment: what may be shown or recorded of
 /// a repository or index address. Text that is not a URL comes back unchanged.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    format!("{scheme}://{host}{path}")
+    let redacted = crate::store::http::redact(url);
+    match redacted.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+            format!("{scheme}://{rest}")
+        }
+        None => redacted,
+    }
 }
 
 /// What kind of credential a file is by its path, if it is one: private keys, `.env`
