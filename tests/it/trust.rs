@@ -2,7 +2,7 @@
 //! project, and secrets a later layer deleted — checked on the image people push and by
 //! `pyship verify` on images made the way users make them.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! never refused, extras and groups are installed only when asked for, and a patch
 //! release pin is matched by minor version.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! damaged cache, leftovers of interrupted writes, a file that grows while it is read,
 //! symlinks that lead elsewhere, a full disk, and the modes users expect.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

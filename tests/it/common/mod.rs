@@ -2,6 +2,8 @@
 //! the loopback registry and its Debian-made base images, and container helpers.
 #![allow(dead_code)]
 
+pub mod fake_http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! headers and zip entries that claim absurd sizes. Each must end in a one-line error
 //! or a correct result, never in a crash or a host file inside the cache.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `pyship build` end to end: a real base from the loopback registry, real wheels from
 //! the package index, a real Docker Engine running the result.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

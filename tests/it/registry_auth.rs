@@ -1,7 +1,7 @@
 //! Pushing to a registry that requires a login: basic auth from the environment works;
 //! without credentials the push stops with one line and no tag is created.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! run hardened with `-e PORT=8080`, must answer its health path there, and must stop
 //! with exit 0 on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,8 @@
 //! as users drive it (`pyship build … --push`), against the real loopback registry
 //! behind the fakes.
 
-mod common;
-#[path = "common/fake_http.rs"]
-mod fake_http;
+use crate::common;
+use crate::common::fake_http;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! hardened, rebuilt after a source edit; and checked by the peers (hadolint, zizmor,
 //! docker-compose) that teams run on such files.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! `pyship verify` on real images: one made by `pyship build` must pass every check;
 //! each deliberately broken image must fail exactly the checks it targets.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! the next build succeeds, gives the image a fresh cache gives, and clears the scratch
 //! files the killed builds left.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

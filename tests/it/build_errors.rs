@@ -1,7 +1,7 @@
 //! Bad inputs to `pyship build`: each must give one line naming the thing and the fix,
 //! exit 2, never panic, and leave nothing behind in the cache.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

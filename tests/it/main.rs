@@ -1,0 +1,22 @@
+//! pyship's integration tests, one module per area, linked into one test binary so a
+//! clean build links the dependencies once rather than once per file.
+
+mod common;
+
+mod build;
+mod build_errors;
+mod crash_safety;
+mod fault_injection;
+mod hostile_inputs;
+mod init;
+mod lint_cli;
+mod lint_corpus;
+mod lint_hadolint;
+mod lint_rules;
+mod lockfiles;
+mod parsers_never_panic;
+mod registry_auth;
+mod serve;
+mod trust;
+mod trust_files;
+mod verify;
