@@ -27,3 +27,13 @@ pub fn oci_layer(media_type: &str) -> &str {
         other => other,
     }
 }
+
+/// The empty JSON blob (`{}`) an artifact manifest names as its config.
+pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+/// The artifact types of what pyship attaches to an image as OCI 1.1 referrers, and
+/// of the one blob each artifact holds.
+pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
+pub const SPDX: &str = "application/spdx+json";
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";

@@ -8,6 +8,7 @@ pub mod layer;
 pub mod media_type;
 pub mod platform;
 pub mod reference;
+pub mod referrer;
 pub mod walk;
 
 pub use image::Descriptor;

@@ -78,6 +78,16 @@ impl Registry {
     /// Fetches a manifest or index by tag or digest; one named by digest is checked
     /// against it, and one larger than [`MAX_MANIFEST`] is refused.
     pub fn manifest(&self, reference: &str) -> Result<Fetched> {
+        self.find_manifest(reference)?.with_context(|| {
+            format!(
+                "{}:{reference} was not found in the registry: check the name and tag",
+                self.display
+            )
+        })
+    }
+
+    /// [`Registry::manifest`], or `None` when the registry has no such tag or digest.
+    pub fn find_manifest(&self, reference: &str) -> Result<Option<Fetched>> {
         let wanted = WantedDigest::parse(reference).with_context(|| {
             format!(
                 "{}@{reference}: pyship verifies manifests by sha256 or sha512 only: name the image by its sha256 digest",
@@ -86,25 +96,44 @@ impl Registry {
         })?;
         let accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(", ");
         let url = format!("{}/manifests/{reference}", self.base_url);
+        let what = format!("the manifest {}:{reference}", self.display);
+        let Some(fetched) = self.document(&url, &accept, &what)? else {
+            return Ok(None);
+        };
+        if let Some(wanted) = wanted
+            && !wanted.matches(&fetched.bytes, &fetched.digest)
+        {
+            bail!(
+                "{} returned a manifest with digest {} for {reference}: the registry is not trustworthy",
+                self.display,
+                fetched.digest
+            );
+        }
+        Ok(Some(fetched))
+    }
+
+    /// The image index the OCI 1.1 referrers API lists for `subject`, or `None` when
+    /// the registry has no such API (it answers 404, as registries before it do).
+    pub fn referrers_index(&self, subject: &Digest) -> Result<Option<Fetched>> {
+        let url = format!("{}/referrers/{subject}", self.base_url);
+        let what = format!("the referrers of {}@{subject}", self.display);
+        self.document(&url, OCI_INDEX, &what)
+    }
+
+    /// GETs a JSON document of at most [`MAX_MANIFEST`] bytes; `None` on a 404.
+    fn document(&self, url: &str, accept: &str, what: &str) -> Result<Option<Fetched>> {
         let response = self.send(
-            || self.request(Method::GET, &url).header(ACCEPT, &accept),
+            || self.request(Method::GET, url).header(ACCEPT, accept),
             "pull",
             true,
         )?;
         if response.status() == StatusCode::NOT_FOUND {
-            bail!(
-                "{}:{reference} was not found in the registry: check the name and tag",
-                self.display
-            );
+            return Ok(None);
         }
-        let response = self.ok(
-            response,
-            &format!("fetch the manifest {}:{reference}", self.display),
-        )?;
+        let response = self.ok(response, &format!("fetch {what}"))?;
         let too_large = || {
             anyhow::anyhow!(
-                "the manifest of {}:{reference} is larger than {} MiB: the registry is broken or hostile",
-                self.display,
+                "{what} is larger than {} MiB: the registry is broken or hostile",
                 MAX_MANIFEST >> 20
             )
         };
@@ -131,7 +160,7 @@ impl Registry {
             .read_to_end(&mut bytes)
             .with_context(|| {
                 format!(
-                    "the connection to {} broke while reading the manifest {reference}: build again",
+                    "the connection to {} broke while reading {what}: try again",
                     self.display
                 )
             })?;
@@ -139,19 +168,11 @@ impl Registry {
             return Err(too_large());
         }
         let digest = Digest::of(&bytes);
-        if let Some(wanted) = wanted
-            && !wanted.matches(&bytes, &digest)
-        {
-            bail!(
-                "{} returned a manifest with digest {digest} for {reference}: the registry is not trustworthy",
-                self.display
-            );
-        }
-        Ok(Fetched {
+        Ok(Some(Fetched {
             bytes,
             media_type,
             digest,
-        })
+        }))
     }
 
     /// Downloads a blob of `size` bytes into the cache, verifying its digest, unless it
@@ -313,8 +334,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Uploads a manifest under `reference` (a tag or its digest).
-    pub fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<()> {
+    /// Uploads a manifest under `reference` (a tag or its digest). True when the
+    /// registry answered `OCI-Subject`: it indexes the manifest's `subject` itself.
+    pub fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<bool> {
         let url = format!("{}/manifests/{reference}", self.base_url);
         let response = self.send(
             || {
@@ -325,11 +347,16 @@ impl Registry {
             "pull,push",
             true,
         )?;
-        self.ok(
+        let response = self.ok(
             response,
             &format!("push the manifest to {}:{reference}", self.display),
         )?;
-        Ok(())
+        Ok(response.headers().contains_key("oci-subject"))
+    }
+
+    /// The repository as the user named it, `registry/repository`, for messages.
+    pub fn display(&self) -> &str {
+        &self.display
     }
 
     fn location(&self, response: &Response) -> Result<String> {

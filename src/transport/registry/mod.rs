@@ -3,6 +3,7 @@
 
 mod auth;
 mod client;
+pub mod referrers;
 
 use std::collections::HashSet;
 
