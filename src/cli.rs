@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Build, lint and verify production container images for Python web services.
+/// Build, lint, verify, sign and describe production container images for Python web services.
 #[derive(Debug, Parser)]
 #[command(name = "pyship", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
@@ -18,6 +18,8 @@ enum Command {
     Build(crate::build::BuildArgs),
     Init(crate::init::InitArgs),
     Lint(crate::lint::LintArgs),
+    Sbom(crate::sbom::SbomArgs),
+    Sign(crate::sign::SignArgs),
     Verify(crate::verify::VerifyArgs),
 }
 
@@ -29,6 +31,8 @@ pub fn main() -> ExitCode {
         Command::Build(args) => crate::build::run(args),
         Command::Init(args) => crate::init::run(args),
         Command::Lint(args) => crate::lint::run(args),
+        Command::Sbom(args) => crate::sbom::run(args),
+        Command::Sign(args) => crate::sign::run(args),
         Command::Verify(args) => crate::verify::run(args),
     };
     match result {

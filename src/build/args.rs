@@ -21,6 +21,7 @@ use crate::transport::Destination;
 ///
 ///   pyship build --load
 ///   pyship build path/to/service --push ghcr.io/acme/api:sha-1234abc
+///   pyship build --push ghcr.io/acme/api:sha-1234abc --sign-key cosign.key
 ///   pyship build --base python:3.12-slim --output oci:out/image
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
@@ -53,6 +54,16 @@ pub struct BuildArgs {
     /// Push the image to a registry, e.g. 127.0.0.1:5000/team/api:sha-abc123.
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+
+    /// Attach no SBOMs or provenance to the pushed image (by default both SBOMs, CycloneDX
+    /// and SPDX, and an in-toto SLSA provenance are attached as OCI 1.1 referrers).
+    #[arg(long, env = "PYSHIP_NO_ATTEST")]
+    pub no_attest: bool,
+
+    /// Sign the pushed image, and its SBOMs and provenance, with this ECDSA P-256 private
+    /// key (PKCS#8 or SEC1 PEM), as Sigstore bundles attached as referrers.
+    #[arg(long, env = "PYSHIP_SIGN_KEY", value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
 
     /// Image name and tag for --load and the outputs (default: the project name, tag latest).
     #[arg(long, short = 't', value_name = "NAME[:TAG]")]

@@ -2,31 +2,37 @@
 //! each step lives in its own file.
 
 mod args;
+mod attest;
 mod config;
 mod dependencies;
 mod git;
 mod layers;
 mod plan;
+mod provenance;
 pub mod summary;
 
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 pub use args::{BuildArgs, Format};
+use attest::Attestations;
 use dependencies::Inputs;
 use plan::Plan;
 use summary::{BuildSummary, LayerRole};
 
 use crate::contract::{APP_DIR, VENV_DIR, user_spec};
+use crate::oci::Descriptor;
 use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
 use crate::python::interpreter;
 use crate::python::lock::UvLock;
 use crate::python::project::Project;
+use crate::sign::PrivateKey;
 use crate::store::{Cache, Progress};
+use crate::transport::registry::{BeforeTag, Registry};
 use crate::transport::{Destination, ImageSource, ResolvedImage};
 
 /// A layer pyship wrote, with what it holds and the line its history entry shows.
@@ -37,6 +43,7 @@ pub struct OwnLayer {
 }
 
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
+    let started_on = provenance::now();
     let progress = Progress::new(args.quiet || args.format == Format::Json);
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
@@ -49,6 +56,15 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         if let Destination::Push(reference) = destination {
             crate::transport::registry::pushing_to(&reference.registry);
         }
+    }
+    let pushed = destinations.iter().find_map(|d| match d {
+        Destination::Push(reference) => Some(reference.name()),
+        _ => None,
+    });
+    // The key is read before anything is built, so a bad key costs nothing.
+    let sign_key = args.sign_key.as_deref().map(PrivateKey::read).transpose()?;
+    if sign_key.is_some() && pushed.is_none() {
+        bail!("--sign-key signs a pushed image: add --push REF");
     }
     let platform = ImagePlatform::from_str(
         args.platform
@@ -117,6 +133,26 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         },
     ];
     let image = config::assemble(&plan, &base, &own, &cache)?;
+    let attestations = match (pushed, sign_key) {
+        (Some(repository), key) if !args.no_attest => {
+            let sources = attest::Sources {
+                plan: &plan,
+                base: &base,
+                image: &image,
+                repository,
+                started_on,
+            };
+            Some(Attestations::prepare(
+                &sources, key, &client, &cache, &progress,
+            )?)
+        }
+        (_, Some(key)) => Some(Attestations::signature_only(key)),
+        _ => None,
+    };
+    let attach = |registry: &Registry, subject: &Descriptor| match &attestations {
+        Some(attestations) => attestations.attach(registry, &cache, subject, &image.manifest),
+        None => Ok(()),
+    };
     let written = write(
         &plan,
         &image,
@@ -125,6 +161,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         &client,
         &progress,
         args.format,
+        &attach,
     )?;
     match args.format {
         Format::Human if plan.destinations.is_empty() => {
@@ -140,6 +177,8 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
 }
 
 /// Sends the image to every destination, printing each pinned reference as it lands.
+/// A push runs `before_tag` between its manifest and its tag.
+#[allow(clippy::too_many_arguments)]
 fn write(
     plan: &Plan,
     image: &Image,
@@ -148,6 +187,7 @@ fn write(
     client: &reqwest::blocking::Client,
     progress: &Progress,
     format: Format,
+    before_tag: BeforeTag<'_>,
 ) -> Result<Vec<String>> {
     // A push to the base's own registry mounts the base's layers; every other
     // destination needs their bytes.
@@ -165,7 +205,8 @@ fn write(
     }
     let mut written = Vec::new();
     for destination in &plan.destinations {
-        let pinned = destination.write(image, base, &plan.tag, cache, client, progress)?;
+        let pinned =
+            destination.write(image, base, &plan.tag, cache, client, progress, before_tag)?;
         if format == Format::Human {
             println!("{pinned}");
         }

@@ -94,6 +94,15 @@ impl Image {
         }
     }
 
+    /// The manifest's descriptor: what a referrer names as its `subject`.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: Self::MEDIA_TYPE.to_owned(),
+            digest: self.manifest_digest.clone(),
+            size: self.manifest.len() as u64,
+        }
+    }
+
     /// Every blob the image names, config first and manifest last.
     pub fn blobs(&self) -> Vec<&Digest> {
         let mut digests = vec![&self.config_digest];

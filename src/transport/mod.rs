@@ -126,7 +126,9 @@ impl ImageSource {
 }
 
 impl Destination {
-    /// Writes `image` here; returns the pinned reference to print.
+    /// Writes `image` here; returns the pinned reference to print. A push runs
+    /// `before_tag` once the manifest is in the registry and before its tag is set.
+    #[allow(clippy::too_many_arguments)]
     pub fn write(
         &self,
         image: &Image,
@@ -135,6 +137,7 @@ impl Destination {
         cache: &Cache,
         client: &Client,
         progress: &Progress,
+        before_tag: registry::BeforeTag<'_>,
     ) -> Result<String> {
         match self {
             Destination::OciLayout(dir) => {
@@ -153,13 +156,41 @@ impl Destination {
             }
             Destination::Load => engine::Engine::detect()?.load(image, tag, cache),
             Destination::Push(reference) => {
-                registry::push(reference, image, base, cache, client, progress)
+                registry::push(reference, image, base, cache, client, progress, before_tag)
             }
         }
     }
 }
 
 impl ResolvedImage {
+    /// An image just built on `base`, named `name`: its own layers are in the cache, and
+    /// the base's are in the cache or are read from the base's registry.
+    pub fn built(
+        name: String,
+        image: &Image,
+        base: &ResolvedImage,
+        client: &Client,
+        cache: &Cache,
+    ) -> Result<ResolvedImage> {
+        let manifest: ImageManifest = serde_json::from_slice(&image.manifest)
+            .context("the manifest pyship wrote does not read back")?;
+        let registry = base
+            .registry_reference()
+            .map(|reference| (Registry::new(client, reference), reference.clone()));
+        from_manifest(
+            name,
+            image.manifest_digest.clone(),
+            &manifest,
+            cache,
+            registry,
+        )
+    }
+
+    /// The registry session the image was read through, if it came from one.
+    pub fn registry(&self) -> Option<&Registry> {
+        self.registry.as_ref().map(|(registry, _)| registry)
+    }
+
     /// The registry repository the image lives in, for cross-repository mounts.
     pub fn registry_reference(&self) -> Option<&Reference> {
         self.registry.as_ref().map(|(_, reference)| reference)

@@ -6,6 +6,7 @@ mod contents;
 mod rebuild;
 mod report;
 mod runtime;
+mod signature;
 mod statics;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::oci::facts::BaseFacts;
 use crate::oci::platform::ImagePlatform;
 use crate::python::project::Project;
 use crate::python::target::Target;
+use crate::sign::PublicKey;
 use crate::store::{Cache, Progress};
 use crate::transport::engine::Engine;
 use crate::transport::{ImageSource, ResolvedImage};
@@ -88,9 +90,15 @@ pub struct VerifyArgs {
     pub grace: Option<u64>,
 
     /// A check to skip, by id (user, secrets, dev-dependencies, build-tooling, command,
-    /// metadata, health, pid1-user, logs, graceful-stop, port, dependency-cache); repeatable.
+    /// metadata, signature, health, pid1-user, logs, graceful-stop, port,
+    /// dependency-cache); repeatable.
     #[arg(long, value_name = "ID")]
     pub skip: Vec<String>,
+
+    /// Check that the image (in a registry) carries a Sigstore signature by this ECDSA
+    /// P-256 public key (PEM, `BEGIN PUBLIC KEY`, as cosign.pub).
+    #[arg(long, env = "PYSHIP_PUBLIC_KEY", value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
 
     /// Run only the checks that need no container engine.
     #[arg(long)]
@@ -123,6 +131,11 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
     let progress = Progress::new(args.format != report::Format::Human);
+    let public_key = args
+        .public_key
+        .as_deref()
+        .map(PublicKey::read)
+        .transpose()?;
     let project = args.project.as_deref().map(Project::read).transpose()?;
     let config = verify_config(project.as_ref())?;
     let source = ImageSource::from_str(&args.image).with_context(|| format!("{:?} is not an image (use a registry reference, oci:DIR, docker-archive:FILE or docker:NAME)", args.image))?;
@@ -139,6 +152,9 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     };
     let skip: Vec<String> = args.skip.iter().chain(&config.skip).cloned().collect();
     let mut checks = statics::checks(&image, &contents, dev_only.as_ref());
+    if let Some(key) = &public_key {
+        checks.push(signature::check(&image, key, &cache)?);
+    }
 
     if args.static_only {
         progress.line("--static-only: runtime checks not run");

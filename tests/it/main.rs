@@ -3,6 +3,7 @@
 
 mod common;
 
+mod attest;
 mod build;
 mod build_errors;
 mod crash_safety;

@@ -15,10 +15,10 @@ pub use auth::pushing_to;
 pub use client::Registry;
 
 use super::{ResolvedImage, from_manifest, pick_platform};
-use crate::oci::Reference;
 use crate::oci::image::Image;
 use crate::oci::media_type;
 use crate::oci::platform::ImagePlatform;
+use crate::oci::{Descriptor, Reference};
 use crate::store::{Cache, Digest, Progress};
 
 /// The manifest of `reference` for `platform`, with its config fetched into the cache.
@@ -49,9 +49,14 @@ pub fn resolve(
     )
 }
 
+/// Runs once a pushed manifest is in the registry by digest and before any tag names
+/// it: what must be beside the image before it can be pulled by name (its SBOMs,
+/// provenance and signatures).
+pub type BeforeTag<'a> = &'a dyn Fn(&Registry, &Descriptor) -> Result<()>;
+
 /// Pushes every blob of `image` (base layers mounted from the base's repository when it
 /// is on the same registry, else fetched from it when the cache lacks them), then the
-/// manifest under the reference's tag or digest.
+/// manifest by its digest, runs `before_tag`, and sets the reference's tag last.
 pub fn push(
     reference: &Reference,
     image: &Image,
@@ -59,6 +64,7 @@ pub fn push(
     cache: &Cache,
     client: &Client,
     progress: &Progress,
+    before_tag: BeforeTag<'_>,
 ) -> Result<String> {
     let registry = Registry::new(client, reference);
     let base_registry = base.registry.as_ref().map(|(registry, _)| registry);
@@ -88,13 +94,13 @@ pub fn push(
         .len();
     registry.push_blob(cache, &image.config_digest, config_size, None)?;
     task.inc(1);
-    let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
-    let target = if reference.digest.is_some() {
-        image.manifest_digest.to_string()
-    } else {
-        tag
-    };
-    registry.put_manifest(&target, Image::MEDIA_TYPE, &image.manifest)?;
+    let digest = image.manifest_digest.to_string();
+    registry.put_manifest(&digest, Image::MEDIA_TYPE, &image.manifest)?;
     task.finish();
+    before_tag(&registry, &image.descriptor())?;
+    if reference.digest.is_none() {
+        let tag = reference.tag.as_deref().unwrap_or("latest");
+        registry.put_manifest(tag, Image::MEDIA_TYPE, &image.manifest)?;
+    }
     Ok(reference.pinned(&image.manifest_digest))
 }
