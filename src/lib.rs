@@ -14,6 +14,7 @@ pub mod fuzzing;
 mod init;
 pub mod lint;
 mod oci;
+mod promote;
 mod python;
 mod secrets;
 mod store;
