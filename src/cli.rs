@@ -20,6 +20,7 @@ enum Command {
     Lint(crate::lint::LintArgs),
     Verify(crate::verify::VerifyArgs),
     Promote(crate::promote::PromoteArgs),
+    Cache(crate::cache::CacheArgs),
     /// Print a completion script for a shell, e.g. `pyship completions bash >
     /// ~/.local/share/bash-completion/completions/pyship`.
     Completions {
@@ -38,6 +39,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => crate::lint::run(args),
         Command::Verify(args) => crate::verify::run(args),
         Command::Promote(args) => crate::promote::run(args),
+        Command::Cache(args) => crate::cache::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pyship", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

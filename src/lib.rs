@@ -4,6 +4,7 @@
 //! is the map of the modules below.
 
 mod build;
+mod cache;
 pub mod cli;
 pub mod contract;
 pub mod dockerfile;

@@ -28,6 +28,12 @@ pub struct Referrer {
     pub artifact_type: String,
 }
 
+/// A referrer as an index of referrers lists it, its type perhaps left out.
+struct Listed {
+    digest: String,
+    artifact_type: Option<String>,
+}
+
 impl Registry {
     /// Every referrer of `digest` in this repository.
     pub fn referrers(&self, digest: &Digest) -> Result<Vec<Referrer>> {
@@ -37,13 +43,13 @@ impl Registry {
         };
         listed
             .into_iter()
-            .map(|(digest, artifact_type)| {
-                let artifact_type = match artifact_type {
+            .map(|listed| {
+                let artifact_type = match listed.artifact_type {
                     Some(known) if !known.is_empty() => known,
-                    _ => self.artifact_type_of(&digest)?,
+                    _ => self.artifact_type_of(&listed.digest)?,
                 };
                 Ok(Referrer {
-                    digest,
+                    digest: listed.digest,
                     artifact_type,
                 })
             })
@@ -52,7 +58,7 @@ impl Registry {
 
     /// The referrers API's answer, every page of it; `None` when the registry does not
     /// offer the API (the spec forbids a 404 from one that does).
-    fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<(String, Option<String>)>>> {
+    fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Listed>>> {
         let mut url = format!("{}/referrers/{digest}", self.base_url);
         let mut listed = Vec::new();
         for _ in 0..MAX_PAGES {
@@ -94,7 +100,7 @@ impl Registry {
 
     /// The index under the tag `sha256-<hex>` that clients keep for registries without
     /// the referrers API; none when there is no such tag.
-    fn referrers_tag(&self, digest: &Digest) -> Result<Vec<(String, Option<String>)>> {
+    fn referrers_tag(&self, digest: &Digest) -> Result<Vec<Listed>> {
         let tag = format!("sha256-{}", digest.hex());
         let Some(fetched) = self.try_manifest(&tag)? else {
             return Ok(Vec::new());
@@ -126,15 +132,13 @@ impl Registry {
     }
 }
 
-fn entries(index: &ImageIndex) -> Vec<(String, Option<String>)> {
+fn entries(index: &ImageIndex) -> Vec<Listed> {
     index
         .manifests()
         .iter()
-        .map(|entry| {
-            (
-                entry.digest().to_string(),
-                entry.artifact_type().as_ref().map(|t| t.to_string()),
-            )
+        .map(|entry| Listed {
+            digest: entry.digest().to_string(),
+            artifact_type: entry.artifact_type().as_ref().map(|t| t.to_string()),
         })
         .collect()
 }
