@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod build_errors;
+mod cache_hygiene;
 mod crash_safety;
 mod fault_injection;
 mod hostile_inputs;
@@ -15,6 +16,7 @@ mod lint_hadolint;
 mod lint_rules;
 mod lockfiles;
 mod parsers_never_panic;
+mod publish;
 mod registry_auth;
 mod serve;
 mod trust;
