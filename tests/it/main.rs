@@ -16,6 +16,7 @@ mod lint_hadolint;
 mod lint_rules;
 mod lockfiles;
 mod parsers_never_panic;
+mod pre_commit;
 mod publish;
 mod registry_auth;
 mod serve;
