@@ -10,6 +10,7 @@ mod layers;
 mod plan;
 mod provenance;
 pub mod summary;
+mod tags;
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -51,14 +52,14 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let lock = UvLock::read(&project)?;
     lock.ensure_fresh(&project)?;
 
-    let destinations = args.destinations()?;
+    let destinations = args.destinations(&project.root)?;
     for destination in &destinations {
-        if let Destination::Push(reference) = destination {
-            crate::transport::registry::pushing_to(&reference.registry);
+        if let Destination::Push(target) = destination {
+            crate::transport::registry::pushing_to(&target.repository.registry);
         }
     }
     let pushed = destinations.iter().find_map(|d| match d {
-        Destination::Push(reference) => Some(reference.name()),
+        Destination::Push(target) => Some(target.repository.name()),
         _ => None,
     });
     // The key is read before anything is built, so a bad key costs nothing.
@@ -153,7 +154,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         Some(attestations) => attestations.attach(registry, &cache, subject, &image.manifest),
         None => Ok(()),
     };
-    let written = write(
+    let (written, tagged) = write(
         &plan,
         &image,
         &base,
@@ -170,14 +171,17 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         Format::Human => {}
         Format::Json => println!(
             "{}",
-            serde_json::to_string(&BuildSummary::new(&plan, &base, &image, &own, written))?
+            serde_json::to_string(&BuildSummary::new(
+                &plan, &base, &image, &own, written, tagged
+            ))?
         ),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Sends the image to every destination, printing each pinned reference as it lands.
-/// A push runs `before_tag` between its manifest and its tag.
+/// Sends the image to every destination, printing each pinned reference as it lands
+/// and then the references it was tagged under. Returns both kinds. A push runs
+/// `before_tag` between its manifest (by digest) and its tags.
 #[allow(clippy::too_many_arguments)]
 fn write(
     plan: &Plan,
@@ -188,13 +192,13 @@ fn write(
     progress: &Progress,
     format: Format,
     before_tag: BeforeTag<'_>,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     // A push to the base's own registry mounts the base's layers; every other
     // destination needs their bytes.
     let needs_base_bytes = plan.destinations.iter().any(|d| match d {
-        Destination::Push(r) => base
+        Destination::Push(target) => base
             .registry_reference()
-            .is_none_or(|b| b.registry != r.registry),
+            .is_none_or(|b| b.registry != target.repository.registry),
         _ => true,
     });
     if needs_base_bytes {
@@ -203,14 +207,18 @@ fn write(
     if plan.destinations.is_empty() {
         progress.line("no output requested: pass --load, --push REF or --output oci:DIR; the image is in the cache");
     }
-    let mut written = Vec::new();
+    let (mut written, mut tagged) = (Vec::new(), Vec::new());
     for destination in &plan.destinations {
-        let pinned =
+        let lines =
             destination.write(image, base, &plan.tag, cache, client, progress, before_tag)?;
         if format == Format::Human {
-            println!("{pinned}");
+            for line in &lines {
+                println!("{line}");
+            }
         }
-        written.push(pinned);
+        let mut lines = lines.into_iter();
+        written.extend(lines.next());
+        tagged.extend(lines);
     }
-    Ok(written)
+    Ok((written, tagged))
 }

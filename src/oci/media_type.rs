@@ -11,6 +11,17 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
+/// Artifacts that refer to an image (OCI 1.1 referrers), by their `artifactType`, which
+/// is also the media type of the one document each holds: SBOMs in CycloneDX or SPDX
+/// JSON, in-toto statements (provenance), and signatures as Sigstore bundles.
+pub const SBOM_CYCLONEDX: &str = "application/vnd.cyclonedx+json";
+pub const SBOM_SPDX: &str = "application/spdx+json";
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// The empty JSON blob (`{}`) an artifact manifest names as its config.
+pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
 /// The `oci-layout` file of an OCI image layout.
 pub const OCI_LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
@@ -27,13 +38,3 @@ pub fn oci_layer(media_type: &str) -> &str {
         other => other,
     }
 }
-
-/// The empty JSON blob (`{}`) an artifact manifest names as its config.
-pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
-
-/// The artifact types of what pyship attaches to an image as OCI 1.1 referrers, and
-/// of the one blob each artifact holds.
-pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
-pub const SPDX: &str = "application/spdx+json";
-pub const IN_TOTO: &str = "application/vnd.in-toto+json";
-pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";

@@ -28,10 +28,10 @@ pub struct Artifact {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// A referrer as an index lists it: its manifest's descriptor, artifact type and
+/// How an index of referrers lists one: its manifest's descriptor, artifact type and
 /// annotations.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Referrer {
+pub struct IndexEntry {
     pub manifest: Descriptor,
     pub artifact_type: String,
     pub annotations: BTreeMap<String, String>,
@@ -77,8 +77,8 @@ impl Artifact {
     }
 
     /// How an index lists this artifact once its manifest is `manifest`.
-    pub fn referrer(&self, manifest: &[u8]) -> Referrer {
-        Referrer {
+    pub fn index_entry(&self, manifest: &[u8]) -> IndexEntry {
+        IndexEntry {
             manifest: Descriptor {
                 media_type: OCI_MANIFEST.to_owned(),
                 digest: Digest::of(manifest),
@@ -96,40 +96,9 @@ pub fn fallback_tag(subject: &Digest) -> String {
     format!("sha256-{}", subject.hex())
 }
 
-/// The referrers an index lists; entries without an artifact type are skipped (the
-/// referrers API and the tag schema both give one for every artifact).
-pub fn parse_index(bytes: &[u8]) -> Result<Vec<Referrer>> {
-    let index: ImageIndex =
-        serde_json::from_slice(bytes).context("the referrers index is not an image index")?;
-    index
-        .manifests()
-        .iter()
-        .filter_map(|entry| {
-            let artifact_type = entry.artifact_type().as_ref()?.to_string();
-            Some(Ok(Referrer {
-                manifest: Descriptor {
-                    media_type: entry.media_type().to_string(),
-                    digest: match entry.digest().to_string().parse() {
-                        Ok(digest) => digest,
-                        Err(err) => return Some(Err(err)),
-                    },
-                    size: entry.size(),
-                },
-                artifact_type,
-                annotations: entry
-                    .annotations()
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect(),
-            }))
-        })
-        .collect()
-}
-
 /// The tag schema's index with `referrer` added: `existing` (the index the tag held,
 /// if any) keeps every entry it had, and an entry already listed is not listed twice.
-pub fn add_to_index(existing: Option<&[u8]>, referrer: &Referrer) -> Result<Vec<u8>> {
+pub fn add_to_index(existing: Option<&[u8]>, referrer: &IndexEntry) -> Result<Vec<u8>> {
     let mut manifests: Vec<SpecDescriptor> = match existing {
         Some(bytes) => serde_json::from_slice::<ImageIndex>(bytes)
             .context("the referrers tag does not hold an image index")?
@@ -170,7 +139,7 @@ fn hash_map(map: &BTreeMap<String, String>) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::media_type::CYCLONEDX;
+    use crate::oci::media_type::SBOM_CYCLONEDX;
 
     fn subject() -> Descriptor {
         Descriptor {
@@ -182,31 +151,50 @@ mod tests {
 
     #[test]
     fn artifact_manifest_names_empty_config_blob_and_subject() {
-        let artifact = Artifact::new(CYCLONEDX, b"{\"bomFormat\":\"CycloneDX\"}".to_vec());
+        let artifact = Artifact::new(SBOM_CYCLONEDX, b"{\"bomFormat\":\"CycloneDX\"}".to_vec());
         let bytes = artifact.manifest(&subject()).unwrap();
         let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(manifest["artifactType"], CYCLONEDX);
+        assert_eq!(manifest["artifactType"], SBOM_CYCLONEDX);
         assert_eq!(manifest["config"]["mediaType"], OCI_EMPTY);
         assert_eq!(
             manifest["config"]["digest"],
             "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
         );
-        assert_eq!(manifest["layers"][0]["mediaType"], CYCLONEDX);
+        assert_eq!(manifest["layers"][0]["mediaType"], SBOM_CYCLONEDX);
         assert_eq!(manifest["subject"]["digest"], Digest::of(b"image").as_str());
         assert_eq!(bytes, artifact.manifest(&subject()).unwrap());
     }
 
     #[test]
     fn the_fallback_index_keeps_what_it_had_and_lists_each_referrer_once() {
-        let one = Artifact::new(CYCLONEDX, b"1".to_vec());
-        let one = one.referrer(&one.manifest(&subject()).unwrap());
-        let two = Artifact::new(CYCLONEDX, b"2".to_vec());
-        let two = two.referrer(&two.manifest(&subject()).unwrap());
+        let one = Artifact::new(SBOM_CYCLONEDX, b"1".to_vec());
+        let one = one.index_entry(&one.manifest(&subject()).unwrap());
+        let two = Artifact::new(SBOM_CYCLONEDX, b"2".to_vec());
+        let two = two.index_entry(&two.manifest(&subject()).unwrap());
         let index = add_to_index(None, &one).unwrap();
         let index = add_to_index(Some(&index), &two).unwrap();
         let again = add_to_index(Some(&index), &one).unwrap();
         assert_eq!(index, again);
-        assert_eq!(parse_index(&index).unwrap(), vec![one, two]);
+        let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+        assert_eq!(index["mediaType"], OCI_INDEX);
+        let listed: Vec<(&str, &str)> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["digest"].as_str().unwrap(),
+                    m["artifactType"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (one.manifest.digest.as_str(), SBOM_CYCLONEDX),
+                (two.manifest.digest.as_str(), SBOM_CYCLONEDX)
+            ]
+        );
         assert_eq!(
             fallback_tag(&Digest::of(b"image")),
             format!("sha256-{}", Digest::of(b"image").hex())

@@ -69,8 +69,8 @@ impl Format {
     /// The media type (and OCI artifact type) of documents in this format.
     pub fn media_type(self) -> &'static str {
         match self {
-            Format::Cyclonedx => media_type::CYCLONEDX,
-            Format::Spdx => media_type::SPDX,
+            Format::Cyclonedx => media_type::SBOM_CYCLONEDX,
+            Format::Spdx => media_type::SBOM_SPDX,
         }
     }
 }

@@ -16,7 +16,7 @@ use clap::Args;
 pub use bundle::Rejection;
 pub use key::{PrivateKey, PublicKey};
 
-use crate::oci::media_type::{CYCLONEDX, IN_TOTO, SIGSTORE_BUNDLE, SPDX};
+use crate::oci::media_type::{IN_TOTO, SBOM_CYCLONEDX, SBOM_SPDX, SIGSTORE_BUNDLE};
 use crate::oci::referrer::Artifact;
 use crate::oci::{Descriptor, Reference};
 use crate::store::{Cache, Digest};
@@ -46,7 +46,7 @@ pub struct SignArgs {
 }
 
 /// The artifact types whose referrers are signed along with the image.
-const SIGNED_ATTESTATIONS: &[&str] = &[CYCLONEDX, SPDX, IN_TOTO];
+const SIGNED_ATTESTATIONS: &[&str] = &[SBOM_CYCLONEDX, SBOM_SPDX, IN_TOTO];
 
 /// The annotation that tells Sigstore clients what a bundle holds.
 const BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
@@ -106,14 +106,19 @@ fn sign_attestations(
     key: &PrivateKey,
     subject: &Digest,
 ) -> Result<usize> {
-    let listed = referrers::list(registry, subject)?;
+    let listed = registry.referrers(subject)?;
     let mut signed = 0;
     for attestation in listed
         .iter()
         .filter(|r| SIGNED_ATTESTATIONS.contains(&r.artifact_type.as_str()))
     {
-        let manifest = registry.manifest(attestation.manifest.digest.as_str())?;
-        attach(registry, cache, key, &attestation.manifest, &manifest.bytes)?;
+        let manifest = registry.manifest(&attestation.digest)?;
+        let descriptor = Descriptor {
+            media_type: manifest.media_type.clone(),
+            digest: manifest.digest.clone(),
+            size: manifest.bytes.len() as u64,
+        };
+        attach(registry, cache, key, &descriptor, &manifest.bytes)?;
         signed += 1;
     }
     Ok(signed)
@@ -139,14 +144,18 @@ pub fn check(
     subject: &Digest,
     manifest: &[u8],
 ) -> Result<Verdict> {
-    let bundles = referrers::of_type(registry, subject, SIGSTORE_BUNDLE)
-        .with_context(|| format!("cannot list the signatures of {subject}"))?;
+    let bundles: Vec<_> = registry
+        .referrers(subject)
+        .with_context(|| format!("cannot list the signatures of {subject}"))?
+        .into_iter()
+        .filter(|r| r.artifact_type == SIGSTORE_BUNDLE)
+        .collect();
     if bundles.is_empty() {
         return Ok(Verdict::Unsigned);
     }
     let mut rejections = Vec::new();
     for listed in &bundles {
-        let bytes = referrers::document(registry, cache, listed)?;
+        let bytes = referrers::document(registry, cache, &listed.digest)?;
         match Bundle::verify(&bytes, manifest, key) {
             Ok(()) => return Ok(Verdict::Signed),
             Err(rejection) => rejections.push(rejection),

@@ -79,7 +79,15 @@ fn pushed() -> &'static Pushed {
             &["--sign-key", key.to_str().unwrap()],
         );
         assert!(out.status.success(), "signed push: {}", stderr(&out));
-        let digest = stdout(&out).trim().rsplit('@').next().unwrap().to_owned();
+        // The pinned reference comes first, then the tag.
+        let digest = stdout(&out)
+            .lines()
+            .next()
+            .unwrap()
+            .rsplit('@')
+            .next()
+            .unwrap()
+            .to_owned();
         let bare = format!("{REGISTRY}/pyship-test-attest/bare:{id}");
         let out = build_push(&pyship, project.path(), &bare, &["--no-attest"]);
         assert!(out.status.success(), "bare push: {}", stderr(&out));
@@ -620,6 +628,18 @@ fn a_push_attaches_both_sboms_the_provenance_and_signatures_as_referrers() {
 
     // The bare push attached nothing.
     assert!(referrers(repository(&pushed.bare), &pushed.digest).is_empty());
+
+    // Promotion's gate finds what the push attached, and nothing on the bare push.
+    let pinned = format!("{REGISTRY}/{repo}@{}", pushed.digest);
+    let gated = pushed
+        .pyship
+        .run(&["promote", &pinned, "gated", "--require", "signature,sbom"]);
+    assert!(gated.status.success(), "{}", stderr(&gated));
+    let bare = format!("{REGISTRY}/{}@{}", repository(&pushed.bare), pushed.digest);
+    let refused = pushed
+        .pyship
+        .run(&["promote", &bare, "gated", "--require", "sbom"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! A registry (`host/repository:tag` or `@sha256:…`): images resolved through the
-//! distribution API, and pushed blob by blob with the tag set last.
+//! distribution API, pushed blob by blob with the tags set last, copied between
+//! repositories by mount, and the artifacts that refer to them.
 
 mod auth;
 mod client;
+pub mod copy;
 pub mod referrers;
 
 use std::collections::HashSet;
@@ -14,7 +16,7 @@ use reqwest::blocking::Client;
 pub use auth::pushing_to;
 pub use client::Registry;
 
-use super::{ResolvedImage, from_manifest, pick_platform};
+use super::{PushTarget, ResolvedImage, from_manifest, pick_platform};
 use crate::oci::image::Image;
 use crate::oci::media_type;
 use crate::oci::platform::ImagePlatform;
@@ -54,20 +56,27 @@ pub fn resolve(
 /// provenance and signatures).
 pub type BeforeTag<'a> = &'a dyn Fn(&Registry, &Descriptor) -> Result<()>;
 
-/// Pushes every blob of `image` (base layers mounted from the base's repository when it
-/// is on the same registry, else fetched from it when the cache lacks them), then the
-/// manifest by its digest, runs `before_tag`, and sets the reference's tag last.
+/// Pushes every blob of `image` once (base layers mounted from the base's repository
+/// when it is on the same registry, else fetched from it when the cache lacks them),
+/// then the manifest by its digest, runs `before_tag`, and sets each tag last. Returns
+/// the pinned reference, then one reference per tag.
 pub fn push(
-    reference: &Reference,
+    target: &PushTarget,
     image: &Image,
     base: &ResolvedImage,
     cache: &Cache,
     client: &Client,
     progress: &Progress,
     before_tag: BeforeTag<'_>,
-) -> Result<String> {
-    let registry = Registry::new(client, reference);
+) -> Result<Vec<String>> {
+    let reference = &target.repository;
+    let mut registry = Registry::new(client, reference);
     let base_registry = base.registry.as_ref().map(|(registry, _)| registry);
+    if let Some((base_session, base_reference)) = &base.registry
+        && base_session.same_registry(&registry)
+    {
+        registry = registry.mounting_from(&base_reference.repository);
+    }
     let base_digests: HashSet<&Digest> = base.layers.iter().map(|l| &l.digest).collect();
     let task = progress.items(
         image.layers.len() as u64 + 1,
@@ -98,9 +107,15 @@ pub fn push(
     registry.put_manifest(&digest, Image::MEDIA_TYPE, &image.manifest)?;
     task.finish();
     before_tag(&registry, &image.descriptor())?;
-    if reference.digest.is_none() {
-        let tag = reference.tag.as_deref().unwrap_or("latest");
+    for tag in &target.tags {
         registry.put_manifest(tag, Image::MEDIA_TYPE, &image.manifest)?;
     }
-    Ok(reference.pinned(&image.manifest_digest))
+    let mut written = vec![reference.pinned(&image.manifest_digest)];
+    written.extend(
+        target
+            .tags
+            .iter()
+            .map(|tag| format!("{}:{tag}", reference.name())),
+    );
+    Ok(written)
 }
