@@ -4,6 +4,7 @@
 //! JavaScript verifier.
 
 use crate::common;
+use crate::common::fake_http::{FakeServer, Reply, proxy};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -851,5 +852,42 @@ fn bad_keys_are_refused_in_one_line_before_anything_is_pushed() {
         stderr(&out).contains("is a private key"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_registry_that_refuses_an_artifact_fails_the_push_before_the_tag_is_set() {
+    let pushed = pushed();
+    // A registry from before OCI 1.1: it takes images but refuses artifact manifests.
+    let refusing = FakeServer::start(|request| {
+        let here = format!("http://{}", request.header("host").unwrap_or(""));
+        let artifact = request.method == "PUT"
+            && request.path.contains("/manifests/")
+            && String::from_utf8_lossy(&request.body).contains("\"artifactType\"");
+        if artifact {
+            return Reply::Full {
+                status: 400,
+                headers: Vec::new(),
+                body: br#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}"#
+                    .to_vec(),
+            };
+        }
+        proxy(request, REGISTRY, &here)
+    });
+    let repository = format!("pyship-test-attest/refused-{}", std::process::id());
+    let target = format!("{}/{repository}:v1", refusing.address);
+    let out = build_push(&pushed.pyship, pushed.project.path(), &target, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(last.starts_with("error: "), "{err}");
+    assert!(
+        last.contains("refused the application/vnd.cyclonedx+json attached to"),
+        "{last}"
+    );
+    assert!(last.contains("--no-attest"), "{last}");
+    assert!(
+        registry_get(&repository, "manifests/v1", "*/*").is_none(),
+        "the tag was set although the attestations were refused"
     );
 }
