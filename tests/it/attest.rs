@@ -891,3 +891,80 @@ fn a_registry_that_refuses_an_artifact_fails_the_push_before_the_tag_is_set() {
         "the tag was set although the attestations were refused"
     );
 }
+
+#[test]
+fn sbom_of_any_image_keeps_free_text_licenses_and_reads_distroless_package_files() {
+    let pushed = pushed();
+    let metadata = "Metadata-Version: 2.1\nName: Fake_Pkg\nVersion: 1.0\nLicense: Apache 2.0\n\nA description.\n";
+    let status = "Package: tzfake\nVersion: 1:2024a-0+deb12u1\nArchitecture: all\n";
+    let tag = docker_derived(
+        &python_base(),
+        "pyship-test-attest/derived",
+        "COPY fake /usr/lib/python3/dist-packages/Fake_Pkg-1.0.dist-info\nCOPY tzfake tzfake.md5sums /var/lib/dpkg/status.d/",
+        &[
+            ("fake/METADATA", metadata),
+            ("fake/RECORD", "Fake_Pkg-1.0.dist-info/METADATA,,\n"),
+            ("tzfake", status),
+            (
+                "tzfake.md5sums",
+                "d41d8cd98f00b204e9800998ecf8427e  usr/share/doc/tzfake\n",
+            ),
+        ],
+    );
+    let image = format!("docker:{tag}");
+    let dir = tempfile::tempdir().unwrap();
+    let (cdx_file, spdx_file) = (dir.path().join("cdx.json"), dir.path().join("spdx.json"));
+    for (format, file) in [("cyclonedx", &cdx_file), ("spdx", &spdx_file)] {
+        let out = pushed.pyship.run(&[
+            "sbom",
+            &image,
+            "--format",
+            format,
+            "-o",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    validate_cyclonedx(&cdx_file);
+    validate_spdx(&spdx_file);
+
+    let cdx = json(&std::fs::read(&cdx_file).unwrap());
+    let component = |name: &str| {
+        cdx["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is not in the SBOM"))
+    };
+    let fake = component("Fake_Pkg");
+    assert_eq!(fake["purl"], "pkg:pypi/fake-pkg@1.0");
+    assert_eq!(fake["licenses"][0]["license"]["name"], "Apache 2.0");
+    let tzfake = component("tzfake");
+    assert_eq!(
+        tzfake["purl"],
+        "pkg:deb/debian/tzfake@1:2024a-0%2Bdeb12u1?arch=all&distro=debian-12"
+    );
+    assert!(
+        cdx["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "tzfake.md5sums"),
+        "md5sums files are no packages"
+    );
+
+    let spdx = json(&std::fs::read(&spdx_file).unwrap());
+    let fake = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Fake_Pkg")
+        .unwrap();
+    let license = fake["licenseDeclared"].as_str().unwrap();
+    assert!(license.starts_with("LicenseRef-"), "{license}");
+    let extracted = &spdx["hasExtractedLicensingInfos"][0];
+    assert_eq!(extracted["licenseId"], license);
+    assert_eq!(extracted["extractedText"], "Apache 2.0");
+}
