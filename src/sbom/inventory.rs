@@ -3,7 +3,7 @@
 //! database, the distribution the image says it is (`os-release`), and the base it was
 //! built on when its annotations or labels say so.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use anyhow::{Context, Result};
@@ -39,6 +39,10 @@ pub struct PythonDist {
     pub hash: Option<DistHash>,
     /// True for the service itself (known to builds only), not a dependency of it.
     pub is_project: bool,
+    /// What installed it (`.dist-info/INSTALLER`): `pyship`, `uv`, `pip`, ….
+    pub installer: Option<String>,
+    /// The tags of the wheel it came from (`.dist-info/WHEEL`), as `py-abi-platform`.
+    pub wheel_tags: BTreeSet<String>,
 }
 
 /// The hash an SBOM gives for a distribution, and what it is the hash of.
@@ -90,12 +94,10 @@ const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 impl Inventory {
-    /// Reads every layer of `image` once (downloading what the cache lacks), with what
-    /// the build that made it knows, if any.
+    /// Reads every layer of `image` once (downloading what the cache lacks).
     pub fn read(
         name: &str,
         image: &ResolvedImage,
-        build: &BuildFacts,
         cache: &Cache,
         progress: &Progress,
     ) -> Result<Inventory> {
@@ -106,8 +108,20 @@ impl Inventory {
                 .with_context(|| format!("cannot read layer {} of {name}", layer.digest))
         })?;
         let found = scan.finish(&walk);
-        let mut python = found.python;
-        for dist in &mut python {
+        Ok(Inventory {
+            name: name.to_owned(),
+            digest: image.manifest_digest.clone(),
+            os: found.os,
+            python: found.python,
+            debs: found.debs,
+            base: base_of(image),
+        })
+    }
+
+    /// Marks the project's distribution, and gives each distribution a build installed
+    /// from a locked wheel that wheel's hash.
+    pub fn with_build(mut self, build: &BuildFacts) -> Inventory {
+        for dist in &mut self.python {
             let named = |other: &str| normalize(other) == normalize(&dist.name);
             dist.is_project = build.project.as_deref().is_some_and(named);
             if let Some(wheel) = build
@@ -121,14 +135,7 @@ impl Inventory {
                 });
             }
         }
-        Ok(Inventory {
-            name: name.to_owned(),
-            digest: image.manifest_digest.clone(),
-            os: found.os,
-            python,
-            debs: found.debs,
-            base: base_of(image),
-        })
+        self
     }
 }
 
@@ -191,6 +198,8 @@ impl Scan {
             std::io::copy(entry, &mut hasher)?;
             Seen::Sha256(Digest::from_hasher(hasher))
         } else if path.ends_with(".dist-info/METADATA")
+            || path.ends_with(".dist-info/WHEEL")
+            || path.ends_with(".dist-info/INSTALLER")
             || dpkg::is_database(path)
             || matches!(path, "etc/os-release" | "usr/lib/os-release")
         {
@@ -222,6 +231,17 @@ impl Scan {
             .filter_map(|dir| {
                 let mut dist = read_metadata(text(&format!("{dir}/METADATA"))?)?;
                 dist.location = format!("/{dir}");
+                dist.installer = text(&format!("{dir}/INSTALLER"))
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty());
+                dist.wheel_tags = text(&format!("{dir}/WHEEL"))
+                    .map(|t| {
+                        t.lines()
+                            .filter_map(|l| l.strip_prefix("Tag:"))
+                            .map(|tag| tag.trim().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 if let Some(Seen::Sha256(record)) = seen.get(&format!("{dir}/RECORD")) {
                     dist.hash = Some(DistHash::Record(record.clone()));
                 }
@@ -294,6 +314,8 @@ fn read_metadata(text: &str) -> Option<PythonDist> {
         location: String::new(),
         hash: None,
         is_project: false,
+        installer: None,
+        wheel_tags: BTreeSet::new(),
     })
 }
 
@@ -346,6 +368,8 @@ mod tests {
         let files: Vec<(String, Vec<u8>)> = vec![
             (format!("{SP}/Alpha_Pkg-1.0.dist-info/METADATA"), a.into_bytes()),
             (format!("{SP}/Alpha_Pkg-1.0.dist-info/RECORD"), b"x,,\n".to_vec()),
+            (format!("{SP}/Alpha_Pkg-1.0.dist-info/INSTALLER"), b"pyship\n".to_vec()),
+            (format!("{SP}/Alpha_Pkg-1.0.dist-info/WHEEL"), b"Wheel-Version: 1.0\nTag: py2-none-any\nTag: py3-none-any\n".to_vec()),
             (format!("{SP}/beta-1.0.dist-info/METADATA"), b.into_bytes()),
             (format!("{SP}/gone-1.0.dist-info/METADATA"), gone.into_bytes()),
             ("usr/lib/os-release".into(), b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n".to_vec()),
@@ -372,6 +396,13 @@ mod tests {
             found.python[0].location,
             format!("/{SP}/Alpha_Pkg-1.0.dist-info")
         );
+        assert_eq!(found.python[0].installer.as_deref(), Some("pyship"));
+        let tags: Vec<&str> = found.python[0]
+            .wheel_tags
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(tags, ["py2-none-any", "py3-none-any"]);
         assert_eq!(found.python[1].license, Some(License::Named("BSD".into())));
         let debs: Vec<&str> = found.debs.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(debs, ["bash", "tzdata"]);

@@ -7,6 +7,7 @@ mod cyclonedx;
 mod dpkg;
 pub mod inventory;
 mod license;
+mod locked;
 mod purl;
 mod spdx;
 
@@ -32,12 +33,12 @@ use crate::transport::{ImageSource, ResolvedImage};
 /// installed Python distribution (name, version, declared license, pkg:pypi purl and a
 /// hash), each package of the Debian database (pkg:deb purls with architecture and
 /// distribution), and the base image when the image names it. A distribution's hash is
-/// that of its installed RECORD file; SBOMs attached by `pyship build --push` give the
-/// locked wheel's sha256 instead. Timestamps come from SOURCE_DATE_EPOCH, else the
+/// that of its installed RECORD file; SBOMs attached by `pyship build --push`, and
+/// --project for an image pyship built, give the locked wheel's sha256 instead. Timestamps come from SOURCE_DATE_EPOCH, else the
 /// image's creation time, so the same image gives the same document. Examples:
 ///
 ///   pyship sbom 127.0.0.1:5000/team/api@sha256:… --format spdx -o sbom.spdx.json
-///   pyship sbom docker:api:dev
+///   pyship sbom docker:api:dev --project .
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct SbomArgs {
@@ -55,6 +56,12 @@ pub struct SbomArgs {
     /// Platform to read from a multi-platform image.
     #[arg(long, default_value = "linux/amd64")]
     pub platform: String,
+
+    /// The project pyship built the image from: each distribution pyship installed gets
+    /// the sha256 of the wheel the lock pins for it (same name, version and wheel tags)
+    /// instead of its RECORD's, and the project's own distribution is marked as such.
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -93,7 +100,11 @@ pub fn run(args: SbomArgs) -> Result<ExitCode> {
         ImageSource::Registry(reference) => reference.name(),
         _ => args.image.clone(),
     };
-    let inventory = Inventory::read(&name, &image, &BuildFacts::default(), &cache, &progress)?;
+    let mut inventory = Inventory::read(&name, &image, &cache, &progress)?;
+    if let Some(project) = &args.project {
+        let build = locked::build_facts(project, &inventory.python)?;
+        inventory = inventory.with_build(&build);
+    }
     let document = render(&inventory, args.format, &timestamp(&image)?)?;
     match &args.output {
         Some(file) => crate::store::atomic::write_file(file, |out| Ok(out.write_all(&document)?))

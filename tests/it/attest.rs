@@ -581,6 +581,26 @@ fn a_push_attaches_both_sboms_the_provenance_and_signatures_as_referrers() {
     }
     assert_eq!(document(SPDX)["spdxVersion"], "SPDX-2.3");
 
+    // What a push attaches is what `pyship sbom --project` writes for the image later:
+    // the lock's wheel found again by name, version and the installed wheel's tags.
+    for (format, artifact_type) in [("cyclonedx", CYCLONEDX), ("spdx", SPDX)] {
+        let (_, digest) = listed.iter().find(|(t, _)| t == artifact_type).unwrap();
+        let attached = artifact_document(repo, &manifest_bytes(repo, digest));
+        let out = pushed.pyship.run(&[
+            "sbom",
+            &pushed.signed,
+            "--format",
+            format,
+            "--project",
+            pushed.project.path().to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            out.stdout == attached,
+            "pyship sbom --project --format {format} differs from the attached SBOM"
+        );
+    }
+
     let statement = document(IN_TOTO);
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
