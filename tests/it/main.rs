@@ -14,6 +14,7 @@ mod lint_corpus;
 mod lint_hadolint;
 mod lint_rules;
 mod lockfiles;
+mod packaging;
 mod parsers_never_panic;
 mod registry_auth;
 mod serve;
