@@ -30,7 +30,12 @@ fn maturin_wheel_installs_into_a_fresh_venv_and_runs() {
     );
 
     let venv = out_dir.path().join("venv");
-    let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).output().unwrap();
+    let made = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .output()
+        .unwrap();
     assert!(made.status.success(), "{}", stderr(&made));
     let installed = Command::new(venv.join("bin/pip"))
         .args(["install", "--no-index", "--disable-pip-version-check", "-q"])
@@ -38,7 +43,10 @@ fn maturin_wheel_installs_into_a_fresh_venv_and_runs() {
         .output()
         .unwrap();
     assert!(installed.status.success(), "{}", stderr(&installed));
-    let version = Command::new(venv.join("bin/pyship")).arg("--version").output().unwrap();
+    let version = Command::new(venv.join("bin/pyship"))
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(version.status.success(), "{}", stderr(&version));
     assert_eq!(
         stdout(&version).trim(),
