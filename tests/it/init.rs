@@ -432,11 +432,7 @@ fn peers_accept_generated_files_and_they_say_what_matters() {
 /// pinned to commits, no expression expanded into a script. Returns it parsed.
 fn check_workflow_hardening(name: &str, dir: &Path, packages_read: &[&str]) -> serde_yaml::Value {
     let path = dir.join(".github/workflows/container.yml");
-    let zizmor = Command::new("zizmor")
-        .args(["--offline", "--persona", "auditor", "--no-progress"])
-        .arg(&path)
-        .output()
-        .expect("zizmor on PATH (pip install zizmor)");
+    let zizmor = zizmor(&path);
     assert!(
         zizmor.status.success(),
         "{name}: zizmor: {}{}",

@@ -53,3 +53,32 @@ fn maturin_wheel_installs_into_a_fresh_venv_and_runs() {
         format!("pyship {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The workflow that publishes those wheels: what the generated workflows are held to.
+#[test]
+fn release_workflow_passes_zizmor_and_actionlint() {
+    let path = repo_root().join(".github/workflows/release.yml");
+    let zizmor = zizmor(&path);
+    assert!(
+        zizmor.status.success(),
+        "zizmor: {}{}",
+        stdout(&zizmor),
+        stderr(&zizmor)
+    );
+    let lint = actionlint(&path);
+    assert!(
+        lint.status.success(),
+        "actionlint: {}{}",
+        stdout(&lint),
+        stderr(&lint)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("args: --release --locked --out dist"),
+        "{text}"
+    );
+    assert!(
+        text.contains("id-token: write"),
+        "trusted publishing, no stored token"
+    );
+}
