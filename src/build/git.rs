@@ -1,10 +1,57 @@
 //! What the project's git repository says about a build: when its last commit was
-//! made (the clamp for every file's mtime), which commit it is, and where it lives.
+//! made (the clamp for every file's mtime), which commit it is, where it lives, and
+//! what a push is tagged from (branch, release tags, uncommitted changes).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+
+/// The commit a push is tagged from, as the project's work tree has it checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// The full commit SHA of HEAD.
+    pub commit: String,
+    /// The branch checked out; none on a detached HEAD (as CI checks out tags).
+    pub branch: Option<String>,
+    /// The tags that point at HEAD.
+    pub tags: Vec<String>,
+    /// True when tracked files under the project differ from the commit.
+    pub dirty: bool,
+}
+
+impl Checkout {
+    /// Reads the checkout around `root`; an error when there is no commit to tag from.
+    pub fn read(root: &Path) -> Result<Checkout> {
+        let Some(commit) = git(root, &["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]) else {
+            bail!(
+                "{} is not in a git repository with a commit, so there is no commit or branch to tag the image with: name the tag with --push REPO:TAG",
+                root.display()
+            );
+        };
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
+            .stderr(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run git status in {}", root.display()))?;
+        if !status.status.success() {
+            bail!(
+                "git status failed in {}: fix the repository, or name the tag with --push REPO:TAG",
+                root.display()
+            );
+        }
+        Ok(Checkout {
+            commit,
+            branch: git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]),
+            tags: git(root, &["tag", "--points-at", "HEAD"])
+                .map(|tags| tags.lines().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            dirty: !status.stdout.is_empty(),
+        })
+    }
+}
 
 /// SOURCE_DATE_EPOCH, else the project's last commit time, else 0.
 pub fn source_date_epoch(root: &Path) -> Result<u64> {

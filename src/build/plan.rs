@@ -50,7 +50,7 @@ impl Plan {
             port,
         )?;
         let pushed = destinations.iter().find_map(|d| match d {
-            Destination::Push(r) => Some(r.clone()),
+            Destination::Push(target) => Some(target.first_reference()),
             _ => None,
         });
         let tag = match (&args.tag, pushed) {

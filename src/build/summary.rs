@@ -12,7 +12,11 @@ use crate::transport::ResolvedImage;
 pub struct BuildSummary {
     pub image: String,
     pub digest: String,
+    /// Each destination's pinned reference (`…@sha256:…`).
     pub outputs: Vec<String>,
+    /// The tagged references a push set (`repository:tag`), in order.
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub base: BaseSummary,
     pub python: PythonSummary,
     pub platform: String,
@@ -68,11 +72,13 @@ impl BuildSummary {
         image: &Image,
         own: &[OwnLayer],
         outputs: Vec<String>,
+        tags: Vec<String>,
     ) -> BuildSummary {
         BuildSummary {
             image: plan.tag.to_string(),
             digest: image.manifest_digest.to_string(),
             outputs,
+            tags,
             base: BaseSummary {
                 name: base.name.clone(),
                 digest: base.manifest_digest.to_string(),

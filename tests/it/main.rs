@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod build_errors;
+mod cache_hygiene;
 mod crash_safety;
 mod fault_injection;
 mod hostile_inputs;
@@ -16,6 +17,8 @@ mod lint_rules;
 mod lockfiles;
 mod packaging;
 mod parsers_never_panic;
+mod pre_commit;
+mod publish;
 mod registry_auth;
 mod serve;
 mod trust;
