@@ -621,6 +621,15 @@ source = { registry = "https://example.invalid/simple" }
     }
 
     #[test]
+    fn a_workspace_lock_may_be_narrower_than_a_member_but_not_wider() {
+        let spec = |s: &str| VersionSpecifiers::from_str(s).unwrap();
+        assert!(accepts_all(&spec(">=3.11"), &spec(">=3.11, <4")));
+        assert!(accepts_all(&spec(">=3.10"), &spec(">=3.12")));
+        assert!(!accepts_all(&spec(">=3.12"), &spec(">=3.11")));
+        assert!(!accepts_all(&spec(">=3.11, <3.13"), &spec(">=3.11")));
+    }
+
+    #[test]
     fn normalizes_names() {
         assert_eq!(normalize("Foo__Bar.baz"), "foo-bar-baz");
     }
