@@ -15,21 +15,28 @@ use crate::transport::{Destination, PushTarget};
 /// Build a production image from a uv-locked Python service, without a Docker daemon.
 ///
 /// Reads pyproject.toml and uv.lock, installs the locked runtime dependencies (never dev
-/// groups) from wheels for the target platform, adds the project's files, and writes a
-/// reproducible image that runs as the non-root user `app` (UID 1001) with an exec-form
-/// command. Examples:
+/// groups) from wheels for the target platform (source-only ones built into wheels with
+/// the host's python3 and pip), installs the project itself when it has a build system,
+/// adds the project's files, and writes a reproducible image that runs as the non-root
+/// user `app` (UID 1001) with an exec-form command. Examples:
 ///
 ///   pyship build --load
 ///   pyship build path/to/service --push ghcr.io/acme/api:sha-1234abc
 ///   pyship build --push ghcr.io/acme/api:sha-1234abc --sign-key cosign.key
 ///   pyship build --push ghcr.io/acme/api    (tags sha-<commit>, the branch, the release)
+///   pyship build path/to/workspace --package api --load
 ///   pyship build --base python:3.12-slim --output oci:out/image
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct BuildArgs {
-    /// The service's directory (holding pyproject.toml and uv.lock).
+    /// The service's directory (holding pyproject.toml and uv.lock, or a member of a uv
+    /// workspace whose root holds uv.lock).
     #[arg(default_value = ".")]
     pub path: PathBuf,
+
+    /// Build this member of the uv workspace PATH is in, as uv's --package does.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 
     /// Base image: a registry reference (tag or digest), oci:DIR[:TAG] or docker-archive:FILE.
     /// Default: [tool.pyship] base, else python:X.Y-slim for the project's Python.

@@ -15,10 +15,11 @@ use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
 use crate::python::interpreter;
 use crate::python::lock::{Selection, UvLock, normalize};
+use crate::python::pep517;
 use crate::python::project::Project;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
-use crate::python::wheel::{self, WheelChoice};
+use crate::python::wheel::{self, ArtifactKind, WheelChoice};
 use crate::store::{Cache, Progress};
 use crate::transport::ResolvedImage;
 
@@ -49,7 +50,7 @@ impl Dependencies {
         let packages = lock.runtime_packages(project, &target.marker_environment(), selection)?;
         let wheels = packages
             .iter()
-            .map(|p| wheel::choose(p, &tags, &target))
+            .map(|p| wheel::choose(p, &tags, &target, project.lock_dir()))
             .collect::<Result<Vec<_>>>()?;
         let installed = packages.iter().map(|p| normalize(&p.name)).collect();
         Ok(Dependencies {
@@ -101,8 +102,10 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     std::thread::scope(|scope| {
         let scan = scope.spawn(|| base.facts(inputs.cache, inputs.progress));
         // A failed guess only costs the head start: the real target decides below.
+        // Sdists are built once, for the real target, not for a guess.
         let guess = predicted_target(base, project, platform)
             .and_then(|target| Dependencies::resolve(inputs, target).ok())
+            .filter(|deps| deps.wheels.iter().all(|w| w.kind == ArtifactKind::Wheel))
             .and_then(|deps| build(deps).ok());
         let facts = scan
             .join()
@@ -186,9 +189,10 @@ fn layer(
         return Ok(layer);
     }
     crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
+    let wheels = pep517::sdist::built(&deps.wheels, &deps.target, indexes, cache, progress)?;
     let mut tree = Tree::new();
-    let task = progress.items(deps.wheels.len() as u64, "installing wheels");
-    for choice in &deps.wheels {
+    let task = progress.items(wheels.len() as u64, "installing wheels");
+    for choice in &wheels {
         wheel::install(&cache.blob_path(&choice.sha256), choice, &venv, &mut tree)
             .with_context(|| format!("cannot install {} {}", choice.package, choice.version))?;
         task.inc(1);

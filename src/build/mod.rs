@@ -28,9 +28,9 @@ use crate::oci::Descriptor;
 use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
-use crate::python::interpreter;
 use crate::python::lock::UvLock;
-use crate::python::project::Project;
+use crate::python::workspace;
+use crate::python::{interpreter, pep517};
 use crate::sign::PrivateKey;
 use crate::store::{Cache, Progress};
 use crate::transport::registry::{BeforeTag, Registry};
@@ -48,7 +48,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.quiet || args.format == Format::Json);
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
-    let project = Project::read(&args.path)?;
+    let project = workspace::project(&args.path, args.package.as_deref())?;
     let lock = UvLock::read(&project)?;
     lock.ensure_fresh(&project)?;
 
@@ -94,7 +94,8 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         client: &client,
         progress: &progress,
     })?;
-    let plan = Plan::new(project, &facts, deps, &args, destinations)?;
+    let local = pep517::local::build(&lock, &project, &selection, &deps.target, &cache, &progress)?;
+    let plan = Plan::new(project, &facts, deps, local, &args, destinations)?;
     progress.line(&format!(
         "python  {} ({})",
         plan.interpreter.path, plan.deps.target
@@ -128,8 +129,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             layer: layers::project(&plan, &venv, &cache)?,
             role: LayerRole::Project,
             created_by: format!(
-                "pyship: {} project files into {APP_DIR}",
-                plan.files.files().len()
+                "pyship: {} project files into {APP_DIR}, {} local packages into {VENV_DIR}",
+                plan.files.files().len(),
+                plan.local.len()
             ),
         },
     ];

@@ -36,7 +36,7 @@ pub fn statement(
     repository: &str,
     invocation: &Invocation,
 ) -> Result<Artifact> {
-    let lockfile = plan.project.root.join("uv.lock");
+    let lockfile = plan.project.lock_dir().join("uv.lock");
     let lock_bytes = std::fs::read(&lockfile)
         .with_context(|| format!("cannot read {} for the provenance", lockfile.display()))?;
     let lock_sha256 = hex::encode(Sha256::digest(&lock_bytes));
@@ -73,7 +73,7 @@ pub fn statement(
                 "buildType": BUILD_TYPE,
                 "externalParameters": {
                     "project": { "name": project.name, "version": project.version },
-                    "lockfile": { "path": "uv.lock", "sha256": lock_sha256 },
+                    "lockfile": { "path": lock_path(&plan.project), "sha256": lock_sha256 },
                     "base": base.name,
                     "platform": plan.deps.target.platform.to_string(),
                 },
@@ -96,6 +96,16 @@ pub fn statement(
         },
     });
     Ok(Artifact::new(IN_TOTO, canonical_json(&statement)?))
+}
+
+/// The lockfile's path from the project's directory: `uv.lock`, or up to the root of
+/// the uv workspace the project is a member of.
+fn lock_path(project: &crate::python::project::Project) -> String {
+    let depth = project
+        .root
+        .strip_prefix(project.lock_dir())
+        .map_or(0, |inside| inside.components().count());
+    format!("{}uv.lock", "../".repeat(depth))
 }
 
 /// Now, RFC 3339 to the second.

@@ -19,6 +19,12 @@ pub struct NamedIndex {
     /// uv allows an index without a name; it has no variables then.
     pub name: Option<String>,
     pub url: String,
+    /// Replaces PyPI as the index of last resort.
+    #[serde(default)]
+    pub default: bool,
+    /// Used only by packages `[tool.uv.sources]` pins to it.
+    #[serde(default)]
+    pub explicit: bool,
 }
 
 /// A user name and password for one index host.

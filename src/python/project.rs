@@ -1,7 +1,7 @@
 //! The Python service as found on disk: `pyproject.toml`, `.python-version`, the
 //! lockfile and `[tool.pyship]`, read once into a [`Project`] that later stages use.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -30,6 +30,11 @@ pub struct Project {
     pub python_pin: Option<Version>,
     /// `[[tool.uv.index]]`: the named indexes whose logins uv's variables give.
     pub indexes: Vec<crate::python::index::NamedIndex>,
+    /// Names with a `[tool.uv.sources]` entry, as written: uv locks them by that source
+    /// (a workspace member, a path, git), not by the version asked for.
+    pub uv_sources: BTreeSet<String>,
+    /// The root of the uv workspace the project is a member of, where its `uv.lock` is.
+    pub workspace_root: Option<PathBuf>,
     pub config: PyshipConfig,
 }
 
@@ -95,6 +100,8 @@ struct UvTable {
     dev_dependencies: Vec<String>,
     #[serde(default)]
     index: Vec<crate::python::index::NamedIndex>,
+    #[serde(default)]
+    sources: BTreeMap<String, toml::Value>,
 }
 
 impl Project {
@@ -160,8 +167,15 @@ impl Project {
             dependency_groups,
             scripts: table.scripts,
             indexes: uv.index,
+            uv_sources: uv.sources.into_keys().collect(),
+            workspace_root: None,
             config: parsed.tool.pyship.unwrap_or_default(),
         })
+    }
+
+    /// The directory holding the project's `uv.lock`: its own, or its workspace's root.
+    pub fn lock_dir(&self) -> &Path {
+        self.workspace_root.as_deref().unwrap_or(&self.root)
     }
 
     /// The image name used when the user gives none: the project name, lowercased.
@@ -174,7 +188,7 @@ impl Project {
 }
 
 /// Reads `.python-version`: the first non-comment line, such as `3.12` or `3.12.4`.
-fn read_python_pin(root: &Path) -> Result<Option<Version>> {
+pub(crate) fn read_python_pin(root: &Path) -> Result<Option<Version>> {
     let path = root.join(".python-version");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);

@@ -95,17 +95,13 @@ fn python(dist: &PythonDist, refs: &mut Refs) -> Result<Value> {
     if dist.is_project {
         properties.push(("pyship:role", "the project"));
     }
-    match &dist.hash {
-        Some(DistHash::LockedWheel { sha256, filename }) => {
-            component["hashes"] = json!([{ "alg": "SHA-256", "content": sha256.hex() }]);
-            properties.push(("pyship:hash-of", "the wheel pinned by the lockfile"));
-            properties.push(("pyship:wheel", filename.as_str()));
+    if let Some(hash) = &dist.hash {
+        let (DistHash::Locked { sha256, .. } | DistHash::Record(sha256)) = hash;
+        component["hashes"] = json!([{ "alg": "SHA-256", "content": sha256.hex() }]);
+        properties.push(("pyship:hash-of", hash.subject()));
+        if let DistHash::Locked { filename, .. } = hash {
+            properties.push(("pyship:locked-file", filename.as_str()));
         }
-        Some(DistHash::Record(sha256)) => {
-            component["hashes"] = json!([{ "alg": "SHA-256", "content": sha256.hex() }]);
-            properties.push(("pyship:hash-of", "the installed RECORD file"));
-        }
-        None => {}
     }
     match &dist.license {
         Some(License::Expression(expression)) => {

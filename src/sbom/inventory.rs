@@ -48,11 +48,29 @@ pub struct PythonDist {
 /// The hash an SBOM gives for a distribution, and what it is the hash of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DistHash {
-    /// The wheel the lock pins (by sha256) and the build installed.
-    LockedWheel { sha256: Digest, filename: String },
+    /// The file the lock pins (by sha256) that the build installed: a wheel, or an
+    /// sdist the build made the installed wheel from.
+    Locked { sha256: Digest, filename: String },
     /// The installed `RECORD` file, which lists every installed file with its hash:
     /// the wheel itself leaves no hash behind in the image.
     Record(Digest),
+}
+
+impl DistHash {
+    /// What the hash is the hash of, in words an SBOM reader sees.
+    pub fn subject(&self) -> &'static str {
+        match self {
+            DistHash::Locked { filename, .. } if filename.ends_with(".whl") => {
+                "the wheel pinned by the lockfile"
+            }
+            DistHash::Locked { .. } => {
+                "the sdist pinned by the lockfile, from which the build made the installed wheel"
+            }
+            DistHash::Record(_) => {
+                "the installed RECORD file, which lists each installed file's hash"
+            }
+        }
+    }
 }
 
 /// `os-release`: which distribution, and which release of it.
@@ -129,7 +147,7 @@ impl Inventory {
                 .iter()
                 .find(|w| named(&w.name) && w.version == dist.version)
             {
-                dist.hash = Some(DistHash::LockedWheel {
+                dist.hash = Some(DistHash::Locked {
                     sha256: wheel.sha256.clone(),
                     filename: wheel.filename.clone(),
                 });

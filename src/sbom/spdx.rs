@@ -131,21 +131,13 @@ fn python(dist: &PythonDist, ids: &mut Refs, licenses: &mut LicenseRefs) -> Resu
     }
     package["externalRefs"] = json!([purl_ref(&purl::pypi(&dist.name, &dist.version)?)]);
     package["sourceInfo"] = json!(format!("installed at {}", dist.location));
-    match &dist.hash {
-        Some(DistHash::LockedWheel { sha256, filename }) => {
+    if let Some(hash) = &dist.hash {
+        let (DistHash::Locked { sha256, .. } | DistHash::Record(sha256)) = hash;
+        package["checksums"] = json!([{ "algorithm": "SHA256", "checksumValue": sha256.hex() }]);
+        package["comment"] = json!(format!("SHA256 of {}", hash.subject()));
+        if let DistHash::Locked { filename, .. } = hash {
             package["packageFileName"] = json!(filename);
-            package["checksums"] =
-                json!([{ "algorithm": "SHA256", "checksumValue": sha256.hex() }]);
-            package["comment"] = json!("SHA256 of the wheel pinned by the lockfile");
         }
-        Some(DistHash::Record(sha256)) => {
-            package["checksums"] =
-                json!([{ "algorithm": "SHA256", "checksumValue": sha256.hex() }]);
-            package["comment"] = json!(
-                "SHA256 of the installed RECORD file, which lists each installed file's hash"
-            );
-        }
-        None => {}
     }
     match &dist.license {
         Some(License::Expression(expression)) => package["licenseDeclared"] = json!(expression),

@@ -477,7 +477,7 @@ fn sbom_lists_every_locked_runtime_package_and_every_base_package_and_no_dev_one
         .unwrap();
     assert_eq!(
         fastapi["properties"][0]["value"],
-        "the installed RECORD file"
+        "the installed RECORD file, which lists each installed file's hash"
     );
     assert_eq!(
         cdx["metadata"]["component"]["version"],
