@@ -1,6 +1,7 @@
 //! Lockfiles: one reader per kind, each yielding the pinned distributions a target
 //! needs. A new lockfile kind is a new file here.
 
+pub mod poetry;
 pub mod uv;
 
 pub use uv::{Artifact, LockedPackage, UvLock};
