@@ -14,7 +14,7 @@ use crate::oci::facts::{self, BaseFacts, Interpreter};
 use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
 use crate::python::interpreter;
-use crate::python::lock::{Selection, UvLock, normalize};
+use crate::python::lock::{Lock, Selection, normalize};
 use crate::python::project::Project;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
@@ -34,7 +34,7 @@ pub struct Dependencies {
 pub struct Inputs<'a> {
     pub base: &'a ResolvedImage,
     pub project: &'a Project,
-    pub lock: &'a UvLock,
+    pub lock: &'a Lock,
     pub selection: &'a Selection,
     pub platform: ImagePlatform,
     pub cache: &'a Cache,

@@ -24,7 +24,7 @@ use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
 use crate::python::interpreter;
-use crate::python::lock::UvLock;
+use crate::python::lock::Lock;
 use crate::python::project::Project;
 use crate::store::{Cache, Progress};
 use crate::transport::{Destination, ImageSource, ResolvedImage};
@@ -41,7 +41,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
     let project = Project::read(&args.path)?;
-    let lock = UvLock::read(&project)?;
+    let lock = Lock::read(&project, args.lockfile.as_deref())?;
     lock.ensure_fresh(&project)?;
 
     let destinations = args.destinations()?;
