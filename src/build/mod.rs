@@ -26,6 +26,7 @@ use crate::oci::platform::ImagePlatform;
 use crate::python::interpreter;
 use crate::python::lock::Lock;
 use crate::python::project::Project;
+use crate::python::simple_api::Finder;
 use crate::store::{Cache, Progress};
 use crate::transport::{Destination, ImageSource, ResolvedImage};
 
@@ -67,10 +68,12 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     // Named extras and groups are checked before anything is downloaded.
     selection.extras(&project)?;
     selection.groups(&project)?;
+    let finder = Finder::new(&client, &cache, &project.indexes, &progress);
     let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
         base: &base,
         project: &project,
         lock: &lock,
+        finder: &finder,
         selection: &selection,
         platform,
         cache: &cache,

@@ -5,7 +5,7 @@
 mod package;
 pub mod uv;
 
-pub use package::{Artifact, LockedPackage};
+pub use package::{Artifact, IndexLookup, IndexUrl, LockedPackage};
 pub use uv::UvLock;
 
 use std::collections::BTreeSet;

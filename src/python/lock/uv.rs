@@ -102,6 +102,7 @@ impl UvPackage {
                 .map(str::to_owned),
             sdist: self.sdist.clone(),
             wheels: self.wheels.clone(),
+            lookup: None,
         }
     }
 
