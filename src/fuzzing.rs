@@ -12,6 +12,7 @@ pub fn uv_lock(text: &str) {
     let Ok(lock) = crate::python::lock::UvLock::parse_str(text) else {
         return;
     };
+    let lock = crate::python::lock::Lock::Uv(lock);
     let Ok(dir) = tempfile::tempdir() else { return };
     let pyproject =
         "[project]\nname = \"app\"\nrequires-python = \">=3.11\"\ndependencies = [\"x\"]\n";
@@ -33,7 +34,7 @@ pub fn uv_lock(text: &str) {
         ),
         target.tags(),
     ) {
-        for package in packages {
+        for package in &packages {
             let _ = crate::python::wheel::choose(package, &tags, &target);
         }
     }

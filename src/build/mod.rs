@@ -24,8 +24,9 @@ use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
 use crate::python::interpreter;
-use crate::python::lock::UvLock;
+use crate::python::lock::Lock;
 use crate::python::project::Project;
+use crate::python::simple_api::Finder;
 use crate::store::{Cache, Progress};
 use crate::transport::{Destination, ImageSource, ResolvedImage};
 
@@ -41,7 +42,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
     let project = Project::read(&args.path)?;
-    let lock = UvLock::read(&project)?;
+    let lock = Lock::read(&project, args.lockfile.as_deref())?;
     lock.ensure_fresh(&project)?;
 
     let destinations = args.destinations()?;
@@ -67,10 +68,12 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     // Named extras and groups are checked before anything is downloaded.
     selection.extras(&project)?;
     selection.groups(&project)?;
+    let finder = Finder::new(&client, &cache, &project.indexes, &progress);
     let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
         base: &base,
         project: &project,
         lock: &lock,
+        finder: &finder,
         selection: &selection,
         platform,
         cache: &cache,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::oci::platform::ImagePlatform;
-use crate::python::lock::{Selection, UvLock, normalize};
+use crate::python::lock::{self, Lock, Selection, normalize};
 use crate::python::project::Project;
 use crate::python::target::Target;
 
@@ -23,8 +23,6 @@ pub enum Lockfile {
     },
 }
 
-const KNOWN: [&str; 3] = ["uv.lock", "poetry.lock", "requirements.txt"];
-
 impl Lockfile {
     pub fn file_name(&self) -> &'static str {
         match self {
@@ -34,49 +32,14 @@ impl Lockfile {
         }
     }
 
-    /// Finds the project's lockfile; `chosen` settles a project that has several.
+    /// Finds the project's lockfile as `pyship build` does; `chosen` settles a project
+    /// that has several.
     pub fn find(project: &Project, chosen: Option<&str>) -> Result<Lockfile> {
-        let root = &project.root;
-        let name = match chosen {
-            Some(name) => {
-                if !KNOWN.contains(&name) {
-                    bail!(
-                        "--lockfile {name:?} is not one pyship init knows: use uv.lock, poetry.lock or requirements.txt"
-                    );
-                }
-                if !root.join(name).is_file() {
-                    bail!(
-                        "{} does not exist: create it or choose another --lockfile",
-                        root.join(name).display()
-                    );
-                }
-                name
-            }
-            None => {
-                let present: Vec<&str> = KNOWN
-                    .into_iter()
-                    .filter(|name| root.join(name).is_file())
-                    .collect();
-                match present[..] {
-                    [] => bail!(
-                        "{} has no lockfile: add uv.lock (`uv lock`), poetry.lock (`poetry lock`) or a pinned requirements.txt (`uv pip compile pyproject.toml --generate-hashes -o requirements.txt`)",
-                        root.display()
-                    ),
-                    [one] => one,
-                    _ => bail!(
-                        "{} has {}: delete the ones you no longer use, or choose one with --lockfile {}",
-                        root.display(),
-                        present.join(" and "),
-                        present[0]
-                    ),
-                }
-            }
-        };
-        Ok(match name {
-            "uv.lock" => Lockfile::Uv,
-            "poetry.lock" => Lockfile::Poetry,
-            _ => Lockfile::Requirements {
-                hashed: Requirements::read(&root.join(name))?.hashed,
+        Ok(match lock::Lockfile::find(project, chosen)? {
+            lock::Lockfile::Uv => Lockfile::Uv,
+            lock::Lockfile::Poetry => Lockfile::Poetry,
+            lock::Lockfile::Requirements => Lockfile::Requirements {
+                hashed: Requirements::read(&project.root.join("requirements.txt"))?.hashed,
             },
         })
     }
@@ -86,7 +49,7 @@ impl Lockfile {
         let path = project.root.join(self.file_name());
         match self {
             Lockfile::Uv => {
-                let lock = UvLock::read(project)?;
+                let lock = Lock::open(project, &lock::Lockfile::Uv)?;
                 lock.ensure_fresh(project)?;
                 let target = Target::bookworm(ImagePlatform::Amd64, &format!("{python_xy}.0"))?;
                 let packages = lock.runtime_packages(

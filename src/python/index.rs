@@ -1,6 +1,7 @@
-//! Logins for private package indexes, found where uv users keep them: the file URL's
-//! own `user:password@`, `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index named in
-//! `[[tool.uv.index]]`, and `.netrc` (`NETRC`, else `~/.netrc`).
+//! Logins for private package indexes, found where uv and pip users keep them: the file
+//! URL's own `user:password@`, the index URL's (as pip applies an `--index-url` login to
+//! the files on that index's host), `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index
+//! named in `[[tool.uv.index]]`, and `.netrc` (`NETRC`, else `~/.netrc`).
 //!
 //! A login goes only to the origin it was given for: an index's login to URLs on that
 //! index's origin, a `.netrc` entry to its machine. It is never stored or printed.
@@ -50,24 +51,40 @@ impl Download {
     ) -> Result<Download> {
         let mut url = Url::parse(file_url).with_context(|| {
             format!(
-                "uv.lock has a wheel URL that is not a URL ({}): run `uv lock`",
+                "the lock has a file URL that is not a URL ({}): lock the project again",
                 http::redact(file_url)
             )
         })?;
-        let own = (!url.username().is_empty()).then(|| IndexLogin {
-            user: percent_decode(url.username()),
-            password: url.password().map(percent_decode),
-        });
+        let own = url_login(&url);
         let _ = url.set_username("");
         let _ = url.set_password(None);
         let login = match own {
             Some(login) => Some(login),
-            None => match index_url.and_then(|index| environment_login(&url, index, indexes)) {
+            None => match index_url.and_then(|index| index_login(&url, index, indexes)) {
                 Some(login) => Some(login),
                 None => netrc_login(&url)?,
             },
         };
         Ok(Download { url, login })
+    }
+}
+
+/// The `user:password@` a URL carries, decoded.
+fn url_login(url: &Url) -> Option<IndexLogin> {
+    (!url.username().is_empty()).then(|| IndexLogin {
+        user: percent_decode(url.username()),
+        password: url.password().map(percent_decode),
+    })
+}
+
+/// The login of the index a file was found on, when the file is on that index's
+/// origin: the index URL's own, else uv's variables for a named index.
+fn index_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Option<IndexLogin> {
+    let index = Url::parse(index_url).ok()?;
+    match url_login(&index) {
+        Some(login) if http::origin(file.as_str()) == http::origin(index_url) => Some(login),
+        Some(_) => None,
+        None => environment_login(file, index_url, indexes),
     }
 }
 
@@ -257,5 +274,24 @@ mod tests {
             "https://pypi.corp.example/files/a-1-py3-none-any.whl"
         );
         assert_eq!(download.login, login("ci@corp", "p/ss"));
+    }
+
+    #[test]
+    fn an_index_login_goes_to_its_own_origin_only() {
+        let index = "https://ci:tok@pypi.corp.example/simple";
+        let same = Download::new(
+            "https://pypi.corp.example/files/a-1-py3-none-any.whl",
+            Some(index),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(same.login, login("ci", "tok"));
+        let other = Download::new(
+            "https://files.elsewhere.example/a-1-py3-none-any.whl",
+            Some(index),
+            &[],
+        )
+        .unwrap();
+        assert_ne!(other.login, login("ci", "tok"));
     }
 }

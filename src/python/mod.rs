@@ -8,6 +8,7 @@ pub mod index;
 pub mod interpreter;
 pub mod lock;
 pub mod project;
+pub mod simple_api;
 pub mod source;
 pub mod target;
 pub mod venv;

@@ -42,6 +42,9 @@ pub struct PyshipConfig {
     pub port: Option<u16>,
     pub platform: Option<String>,
     pub name: Option<String>,
+    /// The lockfile to build from when the project has several: uv.lock, poetry.lock
+    /// or requirements.txt, as `--lockfile` does.
+    pub lockfile: Option<String>,
     /// Extras of the project to install, as `--extra` does.
     #[serde(default)]
     pub extras: Vec<String>,

@@ -88,11 +88,7 @@ pub fn choose(package: &LockedPackage, tags: &Tags, target: &Target) -> Result<W
         url,
         sha256,
         size: artifact.size,
-        index: package
-            .source
-            .get("registry")
-            .and_then(|r| r.as_str())
-            .map(str::to_owned),
+        index: package.index.clone(),
     })
 }
 

@@ -56,7 +56,7 @@ fn no_lockfile() {
         &Pyship::new(),
         project.path(),
         &["--base", &python_base()],
-        "has no uv.lock: run `uv lock`",
+        "has no lockfile: add uv.lock (`uv lock`)",
     );
 }
 

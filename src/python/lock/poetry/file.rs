@@ -43,11 +43,7 @@ pub struct Metadata {
 pub struct Package {
     pub name: String,
     pub version: String,
-    #[serde(default)]
-    pub optional: bool,
     pub python_versions: Option<String>,
-    /// lock-version 1.x.
-    pub category: Option<String>,
     /// lock-version 2.1.
     pub groups: Option<Vec<String>>,
     pub markers: Option<PackageMarkers>,
@@ -77,14 +73,12 @@ pub struct File {
 
 /// `[package.source]`: where a package comes from when it is not PyPI.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub struct Source {
     #[serde(rename = "type")]
     pub kind: String,
     pub url: String,
+    /// The `[[tool.poetry.source]]` name of a legacy index.
     pub reference: Option<String>,
-    pub resolved_reference: Option<String>,
-    pub subdirectory: Option<String>,
 }
 
 impl LockFile {

@@ -17,16 +17,14 @@ use anyhow::{Result, bail};
 use uv_pep440::Version;
 use uv_pep508::MarkerEnvironment;
 
-use super::{Artifact, LockedPackage, Selection, normalize};
+use super::{Artifact, IndexLookup, IndexUrl, LockedPackage, Selection, normalize};
 use content_hash::{Rules, content_hash};
 use file::{LockFile, Package};
 pub use pyproject::{MAIN_GROUP, PoetryProject};
 use requirement::Requirement;
 use walk::Walk;
 
-/// The index Poetry installs from when a package names no source.
-const PYPI: &str = "https://pypi.org/simple";
-
+#[derive(Debug)]
 pub struct PoetryLock {
     file: LockFile,
     pub project: PoetryProject,
@@ -201,72 +199,78 @@ impl PoetryLock {
             .collect())
     }
 
-    /// `package` as the pinned distribution the installer takes: its files, and the
-    /// index or place they come from.
+    /// `package` as the pinned distribution the installer takes: the files the lock
+    /// names, to be found on its index, or the URL it was locked from.
     fn locked_package(&self, package: &Package) -> Result<LockedPackage> {
-        let mut source = toml::Table::new();
-        let mut location: Option<(bool, String)> = None;
-        match &package.source {
-            None => {
-                source.insert("registry".into(), PYPI.into());
-            }
-            Some(s) => match s.kind.as_str() {
-                "legacy" => {
-                    source.insert("registry".into(), s.url.trim_end_matches('/').into());
-                }
-                "url" => {
-                    source.insert("url".into(), s.url.clone().into());
-                    location = Some((true, s.url.clone()));
-                }
-                "file" => {
-                    source.insert("path".into(), s.url.clone().into());
-                    location = Some((false, s.url.clone()));
-                }
-                "directory" => {
-                    source.insert("directory".into(), s.url.clone().into());
-                }
-                "git" => bail!(
-                    "poetry.lock installs {} from git ({}): pyship installs only from package indexes and files; publish it to an index (or add its wheel to the project as a file dependency) and run `poetry lock`",
-                    package.name,
-                    s.url
-                ),
-                other => bail!(
-                    "poetry.lock has {} from a source of type {other:?}, which pyship does not know: use an index (legacy), url, file or directory source",
-                    package.name
-                ),
-            },
-        }
+        let files = self.file.files_of(package)?;
         let mut locked = LockedPackage {
             name: package.name.clone(),
             version: Some(package.version.clone()),
-            source,
-            dependencies: Vec::new(),
-            optional_dependencies: Default::default(),
-            dev_dependencies: Default::default(),
-            sdist: None,
-            wheels: Vec::new(),
-            metadata: None,
+            ..LockedPackage::default()
         };
-        for file in self.file.files_of(package)? {
-            let (url, path) = match &location {
-                Some((true, url)) => (Some(url.clone()), None),
-                Some((false, path)) => (None, Some(path.clone())),
-                None => (None, None),
-            };
-            let artifact = Artifact {
-                url,
-                path,
-                filename: Some(file.file.clone()),
-                hash: Some(file.hash.clone()),
-                size: None,
-            };
-            if file.file.ends_with(".whl") {
-                locked.wheels.push(artifact);
-            } else if locked.sdist.is_none() {
-                locked.sdist = Some(artifact);
-            }
-        }
+        let index = match &package.source {
+            None => pypi(),
+            Some(source) => match source.kind.as_str() {
+                "legacy" => IndexUrl {
+                    url: source.url.clone(),
+                    declared: format!(
+                        "[[tool.poetry.source]] {:?} in pyproject.toml",
+                        source.reference.as_deref().unwrap_or(&source.url)
+                    ),
+                },
+                "url" => {
+                    for file in files {
+                        let artifact = Artifact {
+                            url: Some(source.url.clone()),
+                            filename: Some(file.file.clone()),
+                            hash: Some(file.hash.clone()),
+                            ..Artifact::default()
+                        };
+                        if file.file.ends_with(".whl") {
+                            locked.wheels.push(artifact);
+                        } else {
+                            locked.sdist = Some(artifact);
+                        }
+                    }
+                    return Ok(locked);
+                }
+                "git" => bail!(
+                    "poetry.lock installs {} from git ({}): pyship installs only from package indexes and URLs; publish it to an index (a [[tool.poetry.source]]) and run `poetry lock`",
+                    package.name,
+                    source.url
+                ),
+                "directory" | "file" => bail!(
+                    "poetry.lock installs {} from the local {} {}: pyship does not build local packages yet; publish it to an index (a [[tool.poetry.source]]) and run `poetry lock`",
+                    package.name,
+                    source.kind,
+                    source.url
+                ),
+                other => bail!(
+                    "poetry.lock has {} from a source of type {other:?}, which pyship does not know: regenerate it with `poetry lock`",
+                    package.name
+                ),
+            },
+        };
+        locked.lookup = Some(IndexLookup {
+            indexes: vec![index],
+            filenames: files.iter().map(|f| f.file.clone()).collect(),
+            hashes: files
+                .iter()
+                .filter_map(|f| f.hash.strip_prefix("sha256:"))
+                .map(str::to_ascii_lowercase)
+                .collect(),
+            pinned_at: "poetry.lock".to_owned(),
+        });
         Ok(locked)
+    }
+}
+
+/// PyPI, where Poetry installs a package from when the lock names no source.
+fn pypi() -> IndexUrl {
+    IndexUrl {
+        declared: "your network, or a mirror as a primary [[tool.poetry.source]] in pyproject.toml"
+            .to_owned(),
+        ..IndexUrl::pypi()
     }
 }
 

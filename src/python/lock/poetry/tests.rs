@@ -160,23 +160,64 @@ fn poetry_1_8_lock_installs_main_only_unless_asked() {
 }
 
 #[test]
-fn files_become_artifacts_without_urls_on_the_package_index() {
+fn files_are_looked_up_on_the_index_the_lock_names() {
     let lock = lock("build/poetry1-flask");
     let packages = lock
         .runtime_packages(&linux("3.11.9"), &Selection::default())
         .unwrap();
     let flask = packages.iter().find(|p| p.name == "flask").unwrap();
+    assert!(flask.wheels.is_empty() && flask.sdist.is_none());
+    let lookup = flask.lookup.as_ref().unwrap();
+    assert_eq!(lookup.indexes[0].url, "https://pypi.org/simple");
+    assert!(lookup.indexes[0].declared.contains("\"pypi-simple\""));
     assert_eq!(
-        flask.source["registry"].as_str(),
-        Some("https://pypi.org/simple")
+        lookup.filenames,
+        ["flask-3.1.3-py3-none-any.whl", "flask-3.1.3.tar.gz"]
     );
-    assert_eq!(flask.wheels.len(), 1);
-    let wheel = &flask.wheels[0];
-    assert_eq!(wheel.filename(), Some("flask-3.1.3-py3-none-any.whl"));
-    assert!(wheel.url.is_none() && wheel.hash.as_deref().unwrap().starts_with("sha256:"));
     assert_eq!(
-        flask.sdist.as_ref().unwrap().filename(),
-        Some("flask-3.1.3.tar.gz")
+        lookup.hashes[0],
+        "f4bcbefc124291925f1a26446da31a5178f9483862233b23c0c96a20701f670c"
+    );
+}
+
+#[test]
+fn packages_without_a_source_come_from_pypi_and_url_sources_keep_their_url() {
+    let project = PoetryProject::from_table(
+        toml::from_str("[tool.poetry.dependencies]\na = \"*\"\nb = { url = \"https://example.invalid/b-1.0-py3-none-any.whl\" }\n").unwrap(),
+    )
+    .unwrap();
+    let lock = PoetryLock::parse(
+        r#"
+[[package]]
+name = "a"
+version = "1.0"
+files = [{file = "a-1.0-py3-none-any.whl", hash = "sha256:AA"}, {file = "a-1.0.zip", hash = "md5:bb"}]
+
+[[package]]
+name = "b"
+version = "1.0"
+files = [{file = "b-1.0-py3-none-any.whl", hash = "sha256:cc"}]
+
+[package.source]
+type = "url"
+url = "https://example.invalid/b-1.0-py3-none-any.whl"
+
+[metadata]
+lock-version = "2.0"
+"#,
+        project,
+    )
+    .unwrap();
+    let packages = lock
+        .runtime_packages(&linux("3.11.9"), &Selection::default())
+        .unwrap();
+    let lookup = packages[0].lookup.as_ref().unwrap();
+    assert_eq!(lookup.indexes[0].url, "https://pypi.org/simple");
+    assert_eq!(lookup.hashes, ["aa"]);
+    assert!(packages[1].lookup.is_none());
+    assert_eq!(
+        packages[1].wheels[0].url.as_deref(),
+        Some("https://example.invalid/b-1.0-py3-none-any.whl")
     );
 }
 
@@ -193,8 +234,11 @@ fn poetry_1_1_lock_reads_shared_files_and_dev_dependencies() {
         ["click", "iniconfig", "itsdangerous"]
     );
     let click = &lock.runtime_packages(&env, &Selection::default()).unwrap()[0];
-    let files: Vec<_> = click.wheels.iter().filter_map(|w| w.filename()).collect();
-    assert_eq!(files, ["click-8.5.1-py3-none-any.whl"]);
+    let lookup = click.lookup.as_ref().unwrap();
+    assert_eq!(
+        lookup.filenames,
+        ["click-8.5.1-py3-none-any.whl", "click-8.5.1.tar.gz"]
+    );
     // `sys_platform != 'emscripten'` in pyproject leaves click out there.
     let emscripten = linux("3.11.9").with_sys_platform("emscripten");
     assert_eq!(
