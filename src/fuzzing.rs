@@ -40,6 +40,33 @@ pub fn uv_lock(text: &str) {
     }
 }
 
+/// Reads `lock` as poetry.lock against `pyproject` and, if both parse, checks the
+/// content hash and walks the lock for a Linux target with every extra and group.
+pub fn poetry_lock(lock: &str, pyproject: &str) {
+    let Ok(pyproject) = toml::from_str(pyproject) else {
+        return;
+    };
+    let Ok(project) = crate::python::lock::poetry::PoetryProject::from_table(pyproject) else {
+        return;
+    };
+    let groups = project.groups.keys().cloned().collect();
+    let Ok(lock) = crate::python::lock::PoetryLock::parse(lock, project) else {
+        return;
+    };
+    let _ = lock.ensure_fresh();
+    let Ok(target) = Target::bookworm(ImagePlatform::Amd64, "3.11.9") else {
+        return;
+    };
+    let env = target.marker_environment();
+    let everything = crate::python::lock::Selection {
+        extras: Vec::new(),
+        all_extras: true,
+        groups,
+    };
+    let _ = lock.runtime_packages(&env, &everything);
+    let _ = lock.dev_only_packages(&env);
+}
+
 /// Parses `text` as every kind of image name pyship accepts.
 pub fn reference(text: &str) {
     if let Ok(reference) = crate::oci::reference::Reference::from_str(text) {

@@ -66,8 +66,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
 
     let selection = args.selection(&project);
     // Named extras and groups are checked before anything is downloaded.
-    selection.extras(&project)?;
-    selection.groups(&project)?;
+    lock.check_selection(&project, &selection)?;
     let finder = Finder::new(&client, &cache, &project.indexes, &progress);
     let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
         base: &base,

@@ -70,6 +70,21 @@ fn uv_lock_mutations() {
     }
 }
 
+/// poetry.lock and its pyproject.toml, each mutated against the other as written.
+#[test]
+fn poetry_lock_mutations() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/poetry1-flask");
+    let lock = std::fs::read(dir.join("poetry.lock")).unwrap();
+    let pyproject = std::fs::read(dir.join("pyproject.toml")).unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let mut rng = Rng(0x5eed_7007);
+    pyship::fuzzing::poetry_lock(&text(&lock), &text(&pyproject));
+    for _ in 0..200 {
+        pyship::fuzzing::poetry_lock(&text(&mutate(&lock, &mut rng)), &text(&pyproject));
+        pyship::fuzzing::poetry_lock(&text(&lock), &text(&mutate(&pyproject, &mut rng)));
+    }
+}
+
 #[test]
 fn reference_mutations() {
     let seeds = [

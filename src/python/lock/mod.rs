@@ -7,6 +7,7 @@ pub mod poetry;
 pub mod uv;
 
 pub use package::{Artifact, IndexLookup, IndexUrl, LockedPackage};
+pub use poetry::PoetryLock;
 pub use uv::UvLock;
 
 use std::collections::BTreeSet;
@@ -90,6 +91,7 @@ impl Lockfile {
 #[derive(Debug)]
 pub enum Lock {
     Uv(UvLock),
+    Poetry(PoetryLock),
 }
 
 impl Lock {
@@ -103,7 +105,8 @@ impl Lock {
         let path = project.root.join(kind.file_name());
         match kind {
             Lockfile::Uv => Ok(Lock::Uv(UvLock::parse(&path)?)),
-            Lockfile::Poetry | Lockfile::Requirements => bail!(
+            Lockfile::Poetry => Ok(Lock::Poetry(PoetryLock::read(&project.root)?)),
+            Lockfile::Requirements => bail!(
                 "{} is not read by pyship build yet: lock the service with uv (`uv lock`)",
                 path.display()
             ),
@@ -115,6 +118,7 @@ impl Lock {
     pub fn ensure_fresh(&self, project: &Project) -> Result<()> {
         match self {
             Lock::Uv(lock) => lock.ensure_fresh(project),
+            Lock::Poetry(lock) => lock.ensure_fresh(),
         }
     }
 
@@ -128,6 +132,19 @@ impl Lock {
     ) -> Result<Vec<LockedPackage>> {
         match self {
             Lock::Uv(lock) => lock.runtime_packages(project, env, selection),
+            Lock::Poetry(lock) => lock.runtime_packages(env, selection),
+        }
+    }
+
+    /// Refuses extras and groups the project does not declare where this lockfile's
+    /// tool reads them, before anything is downloaded.
+    pub fn check_selection(&self, project: &Project, selection: &Selection) -> Result<()> {
+        match self {
+            Lock::Poetry(lock) => lock.selected(selection).map(drop),
+            _ => {
+                selection.extras(project)?;
+                selection.groups(project).map(drop)
+            }
         }
     }
 
@@ -140,6 +157,7 @@ impl Lock {
     ) -> Result<BTreeSet<String>> {
         match self {
             Lock::Uv(lock) => lock.dev_only_packages(project, env),
+            Lock::Poetry(lock) => lock.dev_only_packages(env),
         }
     }
 }
