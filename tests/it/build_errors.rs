@@ -237,3 +237,52 @@ fn wheel_with_escaping_paths_is_refused() {
         );
     }
 }
+
+#[test]
+fn poetry_lock_out_of_date_unknown_group_or_extra_and_git_source() {
+    let base = python_base();
+    let stale = copy_fixture("build", "poetry1-flask");
+    let pyproject = stale.path().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap().replace(
+        "gunicorn = \"^23.0\"",
+        "gunicorn = \"^23.0\"\nrequests = \"^2\"",
+    );
+    std::fs::write(&pyproject, text).unwrap();
+    let err = fails(
+        &Pyship::new(),
+        stale.path(),
+        &["--base", &base],
+        "poetry.lock is out of date with pyproject.toml",
+    );
+    assert!(err.contains("run `poetry lock --no-update`"), "{err}");
+
+    let fastapi = copy_fixture("build", "poetry2-fastapi");
+    for (flag, name, says) in [
+        (
+            "--group",
+            "lint",
+            "the dependency group \"lint\" is not in [tool.poetry.group] or [dependency-groups] (it has: dev)",
+        ),
+        (
+            "--extra",
+            "docs",
+            "the extra \"docs\" is not in [project.optional-dependencies] (it has: yaml)",
+        ),
+    ] {
+        fails(
+            &Pyship::new(),
+            fastapi.path(),
+            &["--base", &base, flag, name],
+            says,
+        );
+    }
+
+    let git = copy_fixture("build", "poetry-git");
+    let err = fails(
+        &Pyship::new(),
+        git.path(),
+        &["--base", &base],
+        "poetry.lock installs mylib from git",
+    );
+    assert!(err.contains("publish it to an index"), "{err}");
+}

@@ -15,6 +15,7 @@ mod lint_hadolint;
 mod lint_rules;
 mod lockfiles;
 mod parsers_never_panic;
+mod poetry;
 mod registry_auth;
 mod serve;
 mod trust;
