@@ -3,9 +3,11 @@
 //! [`Lockfile`] and [`Lock`]; build, init, verify and the fuzzers see only [`Lock`].
 
 mod package;
+pub mod requirements;
 pub mod uv;
 
 pub use package::{Artifact, IndexLookup, IndexUrl, LockedPackage};
+pub use requirements::RequirementsLock;
 pub use uv::UvLock;
 
 use std::collections::BTreeSet;
@@ -40,7 +42,8 @@ impl Lockfile {
     }
 
     /// Finds the project's lockfile: `chosen` (a flag) or `[tool.pyship] lockfile` settles
-    /// a project that has several; otherwise exactly one must be present.
+    /// a project that has several, `[tool.pyship] requirements` chooses requirements
+    /// files; otherwise exactly one must be present.
     pub fn find(project: &Project, chosen: Option<&str>) -> Result<Lockfile> {
         let root = &project.root;
         if let Some(name) = chosen.or(project.config.lockfile.as_deref()) {
@@ -56,6 +59,9 @@ impl Lockfile {
                 );
             }
             return Ok(kind.clone());
+        }
+        if project.config.requirements.is_some() {
+            return Ok(Lockfile::Requirements);
         }
         let present: Vec<&(&str, Lockfile)> = KNOWN
             .iter()
@@ -89,6 +95,7 @@ impl Lockfile {
 #[derive(Debug)]
 pub enum Lock {
     Uv(UvLock),
+    Requirements(RequirementsLock),
 }
 
 impl Lock {
@@ -102,8 +109,9 @@ impl Lock {
         let path = project.root.join(kind.file_name());
         match kind {
             Lockfile::Uv => Ok(Lock::Uv(UvLock::parse(&path)?)),
-            Lockfile::Poetry | Lockfile::Requirements => bail!(
-                "{} is not read by pyship build yet: lock the service with uv (`uv lock`)",
+            Lockfile::Requirements => Ok(Lock::Requirements(RequirementsLock::read(project)?)),
+            Lockfile::Poetry => bail!(
+                "{} is not read by pyship yet: export it pinned (`poetry export -o requirements.txt`) and set [tool.pyship] lockfile = \"requirements.txt\"",
                 path.display()
             ),
         }
@@ -114,6 +122,7 @@ impl Lock {
     pub fn ensure_fresh(&self, project: &Project) -> Result<()> {
         match self {
             Lock::Uv(lock) => lock.ensure_fresh(project),
+            Lock::Requirements(lock) => lock.ensure_fresh(project),
         }
     }
 
@@ -127,6 +136,7 @@ impl Lock {
     ) -> Result<Vec<LockedPackage>> {
         match self {
             Lock::Uv(lock) => lock.runtime_packages(project, env, selection),
+            Lock::Requirements(lock) => lock.runtime_packages(project, env, selection),
         }
     }
 
@@ -139,6 +149,7 @@ impl Lock {
     ) -> Result<BTreeSet<String>> {
         match self {
             Lock::Uv(lock) => lock.dev_only_packages(project, env),
+            Lock::Requirements(lock) => lock.dev_only_packages(project, env),
         }
     }
 }
