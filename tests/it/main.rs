@@ -16,6 +16,7 @@ mod lint_rules;
 mod lockfiles;
 mod parsers_never_panic;
 mod registry_auth;
+mod requirements;
 mod serve;
 mod trust;
 mod trust_files;
