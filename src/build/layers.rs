@@ -128,7 +128,8 @@ pub fn project(plan: &Plan, venv: &Venv, cache: &Cache) -> Result<Layer> {
 }
 
 /// The project as an installed distribution: a `.pth` putting its code on `sys.path`,
-/// its metadata, and its console scripts.
+/// its metadata, and its console scripts; only the `.pth` for a project that says it is
+/// not a package.
 fn project_install(plan: &Plan, venv: &Venv, tree: &mut Tree) -> Result<()> {
     let project = &plan.project;
     let dist = project.name.replace(['-', '.'], "_");
@@ -139,6 +140,10 @@ fn project_install(plan: &Plan, venv: &Venv, tree: &mut Tree) -> Result<()> {
         &format!("{site}/_{dist}.pth"),
         file(format!("{}\n", plan.files.import_dir(APP_DIR))),
     )?;
+    if !project.package {
+        // Poetry's package-mode = false: no distribution, only code run from /app.
+        return Ok(());
+    }
     let info = format!("{site}/{dist}-{version}.dist-info");
     tree.insert(
         &format!("{info}/METADATA"),

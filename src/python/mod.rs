@@ -7,6 +7,7 @@ pub mod entrypoint;
 pub mod index;
 pub mod interpreter;
 pub mod lock;
+pub mod poetry_constraint;
 pub mod project;
 pub mod simple_api;
 pub mod source;

@@ -17,6 +17,7 @@ mod lockfiles;
 mod parsers_never_panic;
 mod poetry;
 mod registry_auth;
+mod requirements;
 mod serve;
 mod trust;
 mod trust_files;

@@ -4,10 +4,12 @@
 
 mod package;
 pub mod poetry;
+pub mod requirements;
 pub mod uv;
 
 pub use package::{Artifact, IndexLookup, IndexUrl, LockedPackage};
 pub use poetry::PoetryLock;
+pub use requirements::RequirementsLock;
 pub use uv::UvLock;
 
 use std::collections::BTreeSet;
@@ -42,7 +44,8 @@ impl Lockfile {
     }
 
     /// Finds the project's lockfile: `chosen` (a flag) or `[tool.pyship] lockfile` settles
-    /// a project that has several; otherwise exactly one must be present.
+    /// a project that has several, `[tool.pyship] requirements` chooses requirements
+    /// files; otherwise exactly one must be present.
     pub fn find(project: &Project, chosen: Option<&str>) -> Result<Lockfile> {
         let root = &project.root;
         if let Some(name) = chosen.or(project.config.lockfile.as_deref()) {
@@ -58,6 +61,9 @@ impl Lockfile {
                 );
             }
             return Ok(kind.clone());
+        }
+        if project.config.requirements.is_some() {
+            return Ok(Lockfile::Requirements);
         }
         let present: Vec<&(&str, Lockfile)> = KNOWN
             .iter()
@@ -92,6 +98,7 @@ impl Lockfile {
 pub enum Lock {
     Uv(UvLock),
     Poetry(PoetryLock),
+    Requirements(RequirementsLock),
 }
 
 impl Lock {
@@ -105,11 +112,8 @@ impl Lock {
         let path = project.root.join(kind.file_name());
         match kind {
             Lockfile::Uv => Ok(Lock::Uv(UvLock::parse(&path)?)),
+            Lockfile::Requirements => Ok(Lock::Requirements(RequirementsLock::read(project)?)),
             Lockfile::Poetry => Ok(Lock::Poetry(PoetryLock::read(&project.root)?)),
-            Lockfile::Requirements => bail!(
-                "{} is not read by pyship build yet: lock the service with uv (`uv lock`)",
-                path.display()
-            ),
         }
     }
 
@@ -119,6 +123,7 @@ impl Lock {
         match self {
             Lock::Uv(lock) => lock.ensure_fresh(project),
             Lock::Poetry(lock) => lock.ensure_fresh(),
+            Lock::Requirements(lock) => lock.ensure_fresh(project),
         }
     }
 
@@ -133,6 +138,7 @@ impl Lock {
         match self {
             Lock::Uv(lock) => lock.runtime_packages(project, env, selection),
             Lock::Poetry(lock) => lock.runtime_packages(env, selection),
+            Lock::Requirements(lock) => lock.runtime_packages(project, env, selection),
         }
     }
 
@@ -158,6 +164,7 @@ impl Lock {
         match self {
             Lock::Uv(lock) => lock.dev_only_packages(project, env),
             Lock::Poetry(lock) => lock.dev_only_packages(env),
+            Lock::Requirements(lock) => lock.dev_only_packages(project, env),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! mode does. What an index lists for a version is remembered in the cache, so a warm
 //! build asks no index anything. Logins follow `index`: never to another origin.
 
-mod page;
+pub mod page;
 
 use std::collections::BTreeSet;
 use std::str::FromStr;

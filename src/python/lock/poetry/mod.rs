@@ -2,7 +2,6 @@
 //! it from the project's selected dependencies to the packages a target installs, as
 //! files and hashes for the package index to complete with URLs.
 
-mod constraint;
 mod content_hash;
 mod file;
 mod pyproject;
@@ -102,11 +101,6 @@ impl PoetryLock {
             Some(version) => version.release().first() == Some(&1),
             None => !self.file.has_groups_and_markers(),
         }
-    }
-
-    /// `[tool.poetry] package-mode`: false when the project is not a package.
-    pub fn package_mode(&self) -> bool {
-        self.project.package_mode
     }
 
     /// The selection's extras and groups checked against the project, normalized;

@@ -1,7 +1,7 @@
 //! pyproject.toml as Poetry reads it: the main dependencies (PEP 621 `[project]` when it
 //! declares them, else `[tool.poetry.dependencies]`), the extras, the groups
 //! (`[tool.poetry.group.NAME]`, the 1.x `dev-dependencies` as `dev`, PEP 735
-//! `[dependency-groups]`) and `package-mode`.
+//! `[dependency-groups]`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -25,8 +25,6 @@ pub struct PoetryProject {
     pub extras: BTreeMap<String, Vec<Requirement>>,
     /// Group (normalized, `main` excluded) to its requirements, includes resolved.
     pub groups: BTreeMap<String, Vec<Requirement>>,
-    /// `[tool.poetry] package-mode`: false when the project is not a package.
-    pub package_mode: bool,
     /// True when `[project]` declares the dependencies (Poetry 2's PEP 621 form).
     pub pep621: bool,
 }
@@ -68,16 +66,11 @@ impl PoetryProject {
                 extras,
             )
         };
-        let package_mode = poetry
-            .get("package-mode")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
         Ok(PoetryProject {
             groups: groups(&pyproject, poetry)?,
             pyproject,
             main,
             extras,
-            package_mode,
             pep621,
         })
     }
@@ -298,7 +291,7 @@ coverage = "*"
             names(&project.groups["test"]),
             ["coverage", "pytest", "mypy"]
         );
-        assert!(project.package_mode && !project.pep621);
+        assert!(!project.pep621);
         assert_eq!(project.extras_table(), "[tool.poetry.extras]");
     }
 
@@ -325,7 +318,7 @@ ignored = ["fastapi"]
         assert_eq!(names(&project.main), ["fastapi"]);
         assert_eq!(project.extras.keys().collect::<Vec<_>>(), ["yaml"]);
         assert_eq!(names(&project.groups["dev"]), ["pytest", "ruff"]);
-        assert!(!project.package_mode && project.pep621);
+        assert!(project.pep621);
     }
 
     #[test]

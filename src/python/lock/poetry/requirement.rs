@@ -12,8 +12,8 @@ use uv_normalize::ExtraName;
 use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, MarkerTree, Requirement as Pep508, VerbatimUrl, VersionOrUrl};
 
-use super::constraint::Constraint;
 use crate::python::lock::normalize;
+use crate::python::poetry_constraint::Constraint;
 
 /// A requirement on a package: which versions, in which environments, with which extras.
 #[derive(Debug, Clone)]

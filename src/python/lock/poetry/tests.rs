@@ -260,7 +260,6 @@ fn poetry_2_lock_with_pep621_extras_and_dependency_groups() {
     }
     assert!(names(&lock, &env, &select(&["YAML"], &[])).contains(&"pyyaml".to_owned()));
     assert!(names(&lock, &env, &select(&[], &["dev"])).contains(&"pytest".to_owned()));
-    assert!(!lock.package_mode());
 }
 
 #[test]

@@ -15,10 +15,10 @@ use uv_normalize::ExtraName;
 use uv_pep440::Version;
 use uv_pep508::{MarkerEnvironment, MarkerTree};
 
-use super::constraint::Constraint;
 use super::file::{LockFile, Package, PackageMarkers};
 use super::requirement::{Requirement, name_of, python_allows};
 use crate::python::lock::normalize;
+use crate::python::poetry_constraint::Constraint;
 
 /// What a walk is for: the target, and the project's selected extras and groups (which
 /// lock-version 2.1 markers may name).

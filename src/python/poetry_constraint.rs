@@ -1,9 +1,9 @@
-//! Poetry's version constraints (`^1.2`, `~1.2`, `1.2.*`, `>=1,<2 || 3.0`), turned into
-//! PEP 440 specifiers so uv's version type can test them.
+//! Poetry's version constraints (`^1.2`, `~1.2`, `1.2.*`, `>=3.9 <3.13`, `>=1,<2 || 3.0`)
+//! in PEP 440 terms, as Poetry itself defines them, so uv's version type can test them.
 //!
-//! Poetry writes them in `[tool.poetry.dependencies]`, in the `python` key of a
-//! dependency and in the lock's `[package.dependencies]`; a PEP 440 specifier is also a
-//! valid Poetry constraint, so one parser reads both.
+//! Poetry writes them in `[tool.poetry.dependencies]` (a project's `python` among them),
+//! in the `python` key of a dependency and in poetry.lock's `[package.dependencies]`; a
+//! PEP 440 specifier is also a valid Poetry constraint, so one parser reads both.
 
 use std::str::FromStr;
 
@@ -47,6 +47,15 @@ impl Constraint {
             return Ok(Constraint::any());
         }
         Ok(Constraint { any_of })
+    }
+
+    /// The one PEP 440 specifier set the constraint is; `None` for an `||` of ranges,
+    /// which no single set can say.
+    pub fn single(self) -> Option<VersionSpecifiers> {
+        match <[VersionSpecifiers; 1]>::try_from(self.any_of) {
+            Ok([one]) => Some(one),
+            Err(_) => None,
+        }
     }
 
     pub fn contains(&self, version: &Version) -> bool {
@@ -208,6 +217,28 @@ mod tests {
     fn precision_tells_python_version_from_full_version() {
         assert!(!Constraint::parse(">=3.11,<4").unwrap().is_precise());
         assert!(Constraint::parse(">=3.11.4").unwrap().is_precise());
+    }
+
+    fn pep440(constraint: &str) -> Option<String> {
+        Constraint::parse(constraint)
+            .ok()?
+            .single()
+            .map(|spec| spec.to_string())
+    }
+
+    #[test]
+    fn poetry_operators_become_pep_440_ranges() {
+        assert_eq!(pep440("^3.11").as_deref(), Some(">=3.11, <4"));
+        assert_eq!(pep440("^0.2.3").as_deref(), Some(">=0.2.3, <0.3"));
+        assert_eq!(pep440("~3.11").as_deref(), Some(">=3.11, <3.12"));
+        assert_eq!(pep440("~3").as_deref(), Some(">=3, <4"));
+        assert_eq!(pep440(">=3.9 <3.13").as_deref(), Some(">=3.9, <3.13"));
+        assert_eq!(pep440(">= 3.9, < 3.13").as_deref(), Some(">=3.9, <3.13"));
+        assert_eq!(pep440("3.11.*").as_deref(), Some("==3.11.*"));
+        assert_eq!(pep440("~=3.11").as_deref(), Some("~=3.11"));
+        assert_eq!(pep440("*").as_deref(), Some(""));
+        assert_eq!(pep440("^3.8 || ^3.10"), None);
+        assert_eq!(pep440("latest"), None);
     }
 
     #[test]
