@@ -24,6 +24,10 @@ pub struct LockFile {
     /// The Poetry release named in the `@generated` comment, when there is one.
     #[serde(skip)]
     pub generated_by: Option<Version>,
+    /// Normalized name to the indexes of its packages (several when a name is locked at
+    /// several versions).
+    #[serde(skip)]
+    by_name: BTreeMap<String, Vec<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,7 +108,16 @@ impl LockFile {
             );
         }
         lock.generated_by = generator(text);
+        for (index, package) in lock.packages.iter().enumerate() {
+            let name = crate::python::lock::normalize(&package.name);
+            lock.by_name.entry(name).or_default().push(index);
+        }
         Ok(lock)
+    }
+
+    /// The indexes in `packages` of the versions locked for `name` (normalized).
+    pub fn named(&self, name: &str) -> &[usize] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// True for lock-version 2.1 and later: packages carry groups and markers.

@@ -69,7 +69,7 @@ impl PoetryLock {
             "poetry lock"
         };
         bail!(
-            "poetry.lock is out of date with pyproject.toml (its content-hash no longer matches the dependencies, sources, extras or groups): run `{command}`"
+            "poetry.lock is out of date with pyproject.toml: run `{command}` (its content-hash does not match the dependencies, sources, extras and groups pyproject.toml declares)"
         )
     }
 

@@ -89,10 +89,8 @@ impl<'a> Walk<'a> {
 
     /// The index of the locked package that satisfies `requirement` here.
     fn choose(&self, requirement: &Requirement, wanted_by: &str) -> Result<usize> {
-        let named: Vec<usize> = (0..self.lock.packages.len())
-            .filter(|&i| normalize(&self.lock.packages[i].name) == requirement.name)
-            .collect();
-        match named[..] {
+        let named = self.lock.named(&requirement.name);
+        match *named {
             [] => bail!(
                 "poetry.lock has no entry for {:?}, which {wanted_by} requires: run `poetry lock`",
                 requirement.name
