@@ -1,7 +1,8 @@
 //! Logins for private package indexes, found where uv and pip users keep them: the file
 //! URL's own `user:password@`, the index URL's (as pip applies an `--index-url` login to
 //! the files on that index's host), `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index
-//! named in `[[tool.uv.index]]`, and `.netrc` (`NETRC`, else `~/.netrc`).
+//! named in `[[tool.uv.index]]`, `POETRY_HTTP_BASIC_<NAME>_USERNAME` / `_PASSWORD` for a
+//! `[[tool.poetry.source]]`, and `.netrc` (`NETRC`, else `~/.netrc`).
 //!
 //! A login goes only to the origin it was given for: an index's login to URLs on that
 //! index's origin, a `.netrc` entry to its machine. It is never stored or printed.
@@ -14,13 +15,25 @@ use serde::Deserialize;
 
 use crate::store::http;
 
-/// An index `[[tool.uv.index]]` declares, by the name uv's environment variables use.
+/// An index `[[tool.uv.index]]` or `[[tool.poetry.source]]` declares, by the name its
+/// tool's environment variables use.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NamedIndex {
     /// uv allows an index without a name; it has no variables then.
     pub name: Option<String>,
     pub url: String,
+    /// What the login variables' names start with: uv's unless Poetry declared it.
+    #[serde(skip, default = "uv_variables")]
+    pub variables: &'static str,
 }
+
+/// uv's login variables: `UV_INDEX_<NAME>_USERNAME`.
+fn uv_variables() -> &'static str {
+    "UV_INDEX"
+}
+
+/// Poetry's login variables: `POETRY_HTTP_BASIC_<NAME>_USERNAME`.
+pub const POETRY_VARIABLES: &str = "POETRY_HTTP_BASIC";
 
 /// A user name and password for one index host.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,8 +101,8 @@ fn index_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Option<In
     }
 }
 
-/// `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` of the named index the file was locked
-/// from, when the file is on that index's origin.
+/// `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` (or Poetry's) of the named index the file
+/// was locked from, when the file is on that index's origin.
 fn environment_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Option<IndexLogin> {
     let same_index = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
     let index = indexes
@@ -99,8 +112,9 @@ fn environment_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Opt
         return None;
     }
     let name = environment_name(index.name.as_deref()?);
-    let user = std::env::var(format!("UV_INDEX_{name}_USERNAME")).ok();
-    let password = std::env::var(format!("UV_INDEX_{name}_PASSWORD")).ok();
+    let prefix = index.variables;
+    let user = std::env::var(format!("{prefix}_{name}_USERNAME")).ok();
+    let password = std::env::var(format!("{prefix}_{name}_PASSWORD")).ok();
     match (user, password) {
         (None, None) => None,
         (user, password) => Some(IndexLogin {
@@ -254,6 +268,27 @@ mod tests {
             login("anon", "guest")
         );
         assert_eq!(netrc_entry("machine a login b password c", "x"), None);
+    }
+
+    #[test]
+    fn a_poetry_source_s_login_comes_from_poetry_s_variables() {
+        // SAFETY: the variables are this test's own; nothing else reads them.
+        unsafe {
+            std::env::set_var("POETRY_HTTP_BASIC_PYSHIP_TEST_SOURCE_USERNAME", "ci");
+            std::env::set_var("POETRY_HTTP_BASIC_PYSHIP_TEST_SOURCE_PASSWORD", "tok");
+        }
+        let indexes = [NamedIndex {
+            name: Some("pyship-test-source".to_owned()),
+            url: "https://pypi.corp.example/simple/".to_owned(),
+            variables: POETRY_VARIABLES,
+        }];
+        let download = Download::new(
+            "https://pypi.corp.example/files/a-1-py3-none-any.whl",
+            Some("https://pypi.corp.example/simple"),
+            &indexes,
+        )
+        .unwrap();
+        assert_eq!(download.login, login("ci", "tok"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use uv_pep440::{Version, VersionSpecifiers};
 
+use super::index::{NamedIndex, POETRY_VARIABLES};
 use super::poetry_constraint::Constraint;
 
 /// A Python service ready to be planned into an image.
@@ -38,8 +39,9 @@ pub struct Project {
     pub python_pin: Option<Version>,
     /// The file that pins it, for messages.
     pub python_pin_file: &'static str,
-    /// `[[tool.uv.index]]`: the named indexes whose logins uv's variables give.
-    pub indexes: Vec<crate::python::index::NamedIndex>,
+    /// `[[tool.uv.index]]` and `[[tool.poetry.source]]`: the named indexes whose logins
+    /// their tool's variables give.
+    pub indexes: Vec<NamedIndex>,
     /// False when `[tool.poetry] package-mode = false`: the project is no distribution,
     /// only its dependencies are installed, and it runs from its source in /app.
     pub package: bool,
@@ -124,6 +126,15 @@ struct PoetryTable {
     /// `name = "module:function"`, or a table with more (only strings are scripts).
     #[serde(default)]
     scripts: BTreeMap<String, toml::Value>,
+    /// `[[tool.poetry.source]]`: indexes by name; PyPI is named without a URL.
+    #[serde(default)]
+    source: Vec<PoetrySource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PoetrySource {
+    name: String,
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,7 +143,7 @@ struct UvTable {
     #[serde(default)]
     dev_dependencies: Vec<String>,
     #[serde(default)]
-    index: Vec<crate::python::index::NamedIndex>,
+    index: Vec<NamedIndex>,
 }
 
 impl Project {
@@ -212,7 +223,11 @@ impl Project {
             optional_dependencies: table.optional_dependencies,
             dependency_groups,
             scripts: table.scripts,
-            indexes: uv.index,
+            indexes: uv
+                .index
+                .into_iter()
+                .chain(poetry_sources(parsed.tool.poetry.as_ref()))
+                .collect(),
             package,
             config: parsed.tool.pyship.unwrap_or_default(),
         })
@@ -284,6 +299,21 @@ fn undeclared(
 
 fn package_mode_default() -> bool {
     true
+}
+
+/// The `[[tool.poetry.source]]` indexes, with Poetry's login variables.
+fn poetry_sources(poetry: Option<&PoetryTable>) -> Vec<NamedIndex> {
+    poetry
+        .into_iter()
+        .flat_map(|p| &p.source)
+        .filter_map(|source| {
+            Some(NamedIndex {
+                name: Some(source.name.clone()),
+                url: source.url.clone()?,
+                variables: POETRY_VARIABLES,
+            })
+        })
+        .collect()
 }
 
 fn poetry_name(poetry: Option<&PoetryTable>) -> Option<String> {
@@ -369,6 +399,21 @@ mod tests {
         let project = Project::read(dir.path()).unwrap();
         assert!(project.package && project.requires_python.is_none());
         assert_eq!(project.name, "svc");
+    }
+
+    #[test]
+    fn poetry_sources_are_indexes_with_poetry_s_login_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"svc\"\n[[tool.poetry.source]]\nname = \"PyPI\"\npriority = \"primary\"\n[[tool.poetry.source]]\nname = \"corp-pypi\"\nurl = \"https://pypi.corp.example/simple/\"\npriority = \"supplemental\"\n",
+        );
+        let project = Project::read(dir.path()).unwrap();
+        assert_eq!(project.indexes.len(), 1);
+        let index = &project.indexes[0];
+        assert_eq!(index.name.as_deref(), Some("corp-pypi"));
+        assert_eq!(index.variables, POETRY_VARIABLES);
     }
 
     #[test]
