@@ -1,10 +1,7 @@
 //! Which lockfile pins the service's dependencies, and which packages it installs at
 //! run time: the names entrypoint detection needs to tell uvicorn from gunicorn.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
-use serde::Deserialize;
+use anyhow::Result;
 
 use crate::oci::platform::ImagePlatform;
 use crate::python::lock::{self, Lock, RequirementsLock, Selection, normalize};
@@ -60,7 +57,7 @@ impl Lockfile {
     /// The normalized names of the packages installed at run time (no dev groups).
     pub fn runtime_packages(&self, project: &Project, python_xy: &str) -> Result<Vec<String>> {
         let kind = match self {
-            Lockfile::Poetry => return poetry_main_packages(&project.root.join("poetry.lock")),
+            Lockfile::Poetry => lock::Lockfile::Poetry,
             Lockfile::Uv => lock::Lockfile::Uv,
             Lockfile::Requirements { .. } => lock::Lockfile::Requirements,
         };
@@ -70,59 +67,5 @@ impl Lockfile {
         let packages =
             lock.runtime_packages(project, &target.marker_environment(), &Selection::default())?;
         Ok(packages.iter().map(|p| normalize(&p.name)).collect())
-    }
-}
-
-#[derive(Deserialize)]
-struct PoetryLock {
-    #[serde(default)]
-    package: Vec<PoetryPackage>,
-}
-
-#[derive(Deserialize)]
-struct PoetryPackage {
-    name: String,
-    /// Poetry 2 lists the groups that need a package.
-    groups: Option<Vec<String>>,
-    /// Poetry 1 wrote `main` or `dev`.
-    category: Option<String>,
-}
-
-fn poetry_main_packages(path: &Path) -> Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let lock: PoetryLock = toml::from_str(&text).map_err(|err| {
-        anyhow::anyhow!(
-            "{} is not a poetry lockfile ({}): regenerate it with `poetry lock`",
-            path.display(),
-            err.message()
-        )
-    })?;
-    Ok(lock
-        .package
-        .iter()
-        .filter(|p| match (&p.groups, &p.category) {
-            (Some(groups), _) => groups.iter().any(|g| g == "main"),
-            (None, Some(category)) => category == "main",
-            (None, None) => true,
-        })
-        .map(|p| normalize(&p.name))
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn poetry_main_group_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("poetry.lock");
-        std::fs::write(
-            &path,
-            "[[package]]\nname = \"Flask\"\nversion = \"3\"\ngroups = [\"main\"]\n\n[[package]]\nname = \"pytest\"\nversion = \"8\"\ngroups = [\"dev\"]\n\n[[package]]\nname = \"gunicorn\"\nversion = \"23\"\ncategory = \"main\"\n",
-        )
-        .unwrap();
-        assert_eq!(poetry_main_packages(&path).unwrap(), ["flask", "gunicorn"]);
     }
 }
