@@ -73,6 +73,11 @@ pub struct BuildArgs {
     #[arg(long, short = 't', value_name = "NAME[:TAG]")]
     pub tag: Option<String>,
 
+    /// The lockfile to build from when the service has several: uv.lock, poetry.lock or
+    /// requirements.txt (default: [tool.pyship] lockfile, else the only one present).
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<String>,
+
     /// Install this extra of the project too ([project.optional-dependencies]); repeatable.
     #[arg(long = "extra", value_name = "NAME")]
     pub extras: Vec<String>,

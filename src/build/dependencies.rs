@@ -14,9 +14,10 @@ use crate::oci::facts::{self, BaseFacts, Interpreter};
 use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
 use crate::python::interpreter;
-use crate::python::lock::{Selection, UvLock, normalize};
+use crate::python::lock::{Lock, Selection, normalize};
 use crate::python::pep517;
 use crate::python::project::Project;
+use crate::python::simple_api::Finder;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
 use crate::python::wheel::{self, ArtifactKind, WheelChoice};
@@ -35,7 +36,9 @@ pub struct Dependencies {
 pub struct Inputs<'a> {
     pub base: &'a ResolvedImage,
     pub project: &'a Project,
-    pub lock: &'a UvLock,
+    pub lock: &'a Lock,
+    /// Finds the files of packages the lock pins without URLs.
+    pub finder: &'a Finder<'a>,
     pub selection: &'a Selection,
     pub platform: ImagePlatform,
     pub cache: &'a Cache,
@@ -48,6 +51,7 @@ impl Dependencies {
         let (lock, project, selection) = (inputs.lock, inputs.project, inputs.selection);
         let tags = target.tags()?;
         let packages = lock.runtime_packages(project, &target.marker_environment(), selection)?;
+        let packages = inputs.finder.locate(packages, &target.python_full)?;
         let wheels = packages
             .iter()
             .map(|p| wheel::choose(p, &tags, &target, project.lock_dir()))

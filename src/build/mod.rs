@@ -24,7 +24,8 @@ use crate::contract::{APP_DIR, VENV_DIR, user_spec};
 use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
-use crate::python::lock::UvLock;
+use crate::python::lock::Lock;
+use crate::python::simple_api::Finder;
 use crate::python::workspace;
 use crate::python::{interpreter, pep517};
 use crate::store::{Cache, Progress};
@@ -42,7 +43,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
     let project = workspace::project(&args.path, args.package.as_deref())?;
-    let lock = UvLock::read(&project)?;
+    let lock = Lock::read(&project, args.lockfile.as_deref())?;
     lock.ensure_fresh(&project)?;
 
     let destinations = args.destinations(&project.root)?;
@@ -66,12 +67,13 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
 
     let selection = args.selection(&project);
     // Named extras and groups are checked before anything is downloaded.
-    selection.extras(&project)?;
-    selection.groups(&project)?;
+    lock.check_selection(&project, &selection)?;
+    let finder = Finder::new(&client, &cache, &project.indexes, &progress);
     let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
         base: &base,
         project: &project,
         lock: &lock,
+        finder: &finder,
         selection: &selection,
         platform,
         cache: &cache,
