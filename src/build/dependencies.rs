@@ -90,6 +90,7 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
         let layer = layer(
             &deps,
+            inputs.lock.unresolved_file().as_deref(),
             &project.indexes,
             inputs.cache,
             inputs.client,
@@ -162,9 +163,11 @@ fn real_target(
 }
 
 /// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
-/// lock reuses the layer without touching a wheel.
+/// lock reuses the layer without touching a wheel. A lock no resolver wrote
+/// (`unresolved` names it) is first checked to hold everything its packages need.
 fn layer(
     deps: &Dependencies,
+    unresolved: Option<&str>,
     indexes: &[crate::python::index::NamedIndex],
     cache: &Cache,
     client: &Client,
@@ -190,6 +193,10 @@ fn layer(
         return Ok(layer);
     }
     crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
+    if let Some(file) = unresolved {
+        let env = deps.target.marker_environment();
+        crate::python::requires::ensure_complete(&deps.wheels, cache, &env, file)?;
+    }
     let mut tree = Tree::new();
     let task = progress.items(deps.wheels.len() as u64, "installing wheels");
     for choice in &deps.wheels {

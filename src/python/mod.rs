@@ -9,6 +9,7 @@ pub mod interpreter;
 pub mod lock;
 pub mod poetry_constraint;
 pub mod project;
+pub mod requires;
 pub mod simple_api;
 pub mod source;
 pub mod target;
