@@ -12,10 +12,10 @@ use crate::python::lock::Selection;
 use crate::python::project::Project;
 use crate::transport::Destination;
 
-/// Build a production image from a uv-locked Python service, without a Docker daemon.
+/// Build a production image from a locked Python service, without a Docker daemon.
 ///
-/// Reads pyproject.toml and uv.lock, installs the locked runtime dependencies (never dev
-/// groups) from wheels for the target platform, adds the project's files, and writes a
+/// Reads pyproject.toml and uv.lock (or pinned requirements files), installs the locked
+/// runtime dependencies (never dev groups) from wheels for the target platform, adds the project's files, and writes a
 /// reproducible image that runs as the non-root user `app` (UID 1001) with an exec-form
 /// command. Examples:
 ///
@@ -25,7 +25,7 @@ use crate::transport::Destination;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct BuildArgs {
-    /// The service's directory (holding pyproject.toml and uv.lock).
+    /// The service's directory (holding pyproject.toml and uv.lock, or requirements.txt).
     #[arg(default_value = ".")]
     pub path: PathBuf,
 
