@@ -91,6 +91,7 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
         let layer = layer(
             &deps,
+            inputs.lock.unresolved_file().as_deref(),
             &project.indexes,
             inputs.cache,
             inputs.client,
@@ -165,9 +166,11 @@ fn real_target(
 }
 
 /// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
-/// lock reuses the layer without touching a wheel.
+/// lock reuses the layer without touching a wheel. A lock no resolver wrote
+/// (`unresolved` names it) is first checked to hold everything its packages need.
 fn layer(
     deps: &Dependencies,
+    unresolved: Option<&str>,
     indexes: &[crate::python::index::NamedIndex],
     cache: &Cache,
     client: &Client,
@@ -194,6 +197,10 @@ fn layer(
     }
     crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
     let wheels = pep517::sdist::built(&deps.wheels, &deps.target, indexes, cache, progress)?;
+    if let Some(file) = unresolved {
+        let env = deps.target.marker_environment();
+        crate::python::requires::ensure_complete(&wheels, cache, &env, file)?;
+    }
     let mut tree = Tree::new();
     let task = progress.items(wheels.len() as u64, "installing wheels");
     for choice in &wheels {

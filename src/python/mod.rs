@@ -10,6 +10,7 @@ pub mod lock;
 pub mod pep517;
 pub mod poetry_constraint;
 pub mod project;
+pub mod requires;
 pub mod simple_api;
 pub mod source;
 pub mod target;

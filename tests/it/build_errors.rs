@@ -429,3 +429,22 @@ fn an_index_host_that_does_not_answer_is_named_with_the_line_that_set_it() {
         "{err}"
     );
 }
+
+#[test]
+fn pins_of_the_top_level_packages_only_are_refused_naming_what_they_need() {
+    // As seed 000's requirements.txt is: the service's own packages, not what they need.
+    let project = copy_fixture("build", "requirements-only");
+    std::fs::write(
+        project.path().join("requirements.txt"),
+        "flask==3.1.3\nwaitress==3.0.2\n",
+    )
+    .unwrap();
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "requirements.txt does not pin every package its packages need (flask 3.1.3 needs ",
+    );
+    assert!(err.contains("werkzeug>="), "{err}");
+    assert!(err.contains("uv pip compile"), "{err}");
+}

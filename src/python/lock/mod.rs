@@ -118,6 +118,22 @@ impl Lock {
         }
     }
 
+    /// The file to name when an install lacks a package one of its packages needs, for
+    /// a lock no resolver vouches for: a requirements file may pin only the top-level
+    /// packages, while a resolver's lock always lists every dependency.
+    pub fn unresolved_file(&self) -> Option<String> {
+        match self {
+            Lock::Uv(_) | Lock::Poetry(_) => None,
+            Lock::Requirements(lock) => Some(
+                lock.files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            ),
+        }
+    }
+
     /// Refuses a lock that no longer matches what the project asks for, naming each
     /// difference, as the lockfile's own tool would.
     pub fn ensure_fresh(&self, project: &Project) -> Result<()> {
