@@ -39,6 +39,10 @@ pub const HARDENED_RUN_FLAGS: &[&str] = &[
     "/tmp",
 ];
 
+/// The Python of a service that pins none (no `.python-version`, `requires-python`,
+/// Poetry `python` or `runtime.txt`): a release every current framework supports.
+pub const DEFAULT_PYTHON: &str = "3.12";
+
 /// The base image when the project names none: the official slim image of its Python.
 pub fn default_base(python_xy: &str) -> String {
     format!("python:{python_xy}-slim")

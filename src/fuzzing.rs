@@ -12,6 +12,7 @@ pub fn uv_lock(text: &str) {
     let Ok(lock) = crate::python::lock::UvLock::parse_str(text) else {
         return;
     };
+    let lock = crate::python::lock::Lock::Uv(lock);
     let Ok(dir) = tempfile::tempdir() else { return };
     let pyproject =
         "[project]\nname = \"app\"\nrequires-python = \">=3.11\"\ndependencies = [\"x\"]\n";
@@ -33,8 +34,78 @@ pub fn uv_lock(text: &str) {
         ),
         target.tags(),
     ) {
-        for package in packages {
+        for package in &packages {
             let _ = crate::python::wheel::choose(package, &tags, &target, dir.path());
+        }
+    }
+}
+
+/// Reads `lock` as poetry.lock against `pyproject` and, if both parse, checks the
+/// content hash and walks the lock for a Linux target with every extra and group.
+pub fn poetry_lock(lock: &str, pyproject: &str) {
+    let Ok(pyproject) = toml::from_str(pyproject) else {
+        return;
+    };
+    let Ok(project) = crate::python::lock::poetry::PoetryProject::from_table(pyproject) else {
+        return;
+    };
+    let groups = project.groups.keys().cloned().collect();
+    let Ok(lock) = crate::python::lock::PoetryLock::parse(lock, project) else {
+        return;
+    };
+    let _ = lock.ensure_fresh();
+    let Ok(target) = Target::bookworm(ImagePlatform::Amd64, "3.11.9") else {
+        return;
+    };
+    let env = target.marker_environment();
+    let everything = crate::python::lock::Selection {
+        extras: Vec::new(),
+        all_extras: true,
+        groups,
+    };
+    let _ = lock.runtime_packages(&env, &everything);
+    let _ = lock.dev_only_packages(&env);
+}
+
+/// Reads `text` as a service's requirements.txt (including itself, to reach the include
+/// rules) and, if it reads, takes its packages for a Linux target.
+pub fn requirements(text: &str) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let written = std::fs::write(dir.path().join("requirements.txt"), text)
+        .and_then(|()| std::fs::write(dir.path().join("base.txt"), text));
+    if written.is_err() {
+        return;
+    }
+    let Ok(project) = crate::python::project::Project::read(dir.path()) else {
+        return;
+    };
+    let Ok(lock) = crate::python::lock::Lock::read(&project, None) else {
+        return;
+    };
+    let _ = lock.ensure_fresh(&project);
+    let Ok(target) = Target::bookworm(ImagePlatform::Amd64, "3.11.9") else {
+        return;
+    };
+    let env = target.marker_environment();
+    let _ = lock.runtime_packages(&project, &env, &crate::python::lock::Selection::default());
+    let _ = lock.dev_only_packages(&project, &env);
+}
+
+/// Reads `bytes` as a package index's project page, as JSON and as HTML.
+pub fn simple_page(bytes: &[u8]) {
+    use crate::python::simple_api::page;
+    let Ok(url) = reqwest::Url::parse("https://index.example/simple/demo/") else {
+        return;
+    };
+    for content_type in [page::JSON, "text/html"] {
+        if let Ok(files) = page::files(content_type, bytes, &url) {
+            let name = page::package_name("demo");
+            let version = uv_pep440::Version::from_str("1.0");
+            if let (Some(name), Ok(version)) = (name, version) {
+                files.iter().for_each(|f| {
+                    f.is_version(&name, &version);
+                });
+            }
         }
     }
 }

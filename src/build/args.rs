@@ -12,13 +12,14 @@ use crate::python::lock::Selection;
 use crate::python::project::Project;
 use crate::transport::{Destination, PushTarget};
 
-/// Build a production image from a uv-locked Python service, without a Docker daemon.
+/// Build a production image from a locked Python service, without a Docker daemon.
 ///
-/// Reads pyproject.toml and uv.lock, installs the locked runtime dependencies (never dev
-/// groups) from wheels for the target platform (source-only ones built into wheels with
-/// the host's python3 and pip), installs the project itself when it has a build system,
-/// adds the project's files, and writes a reproducible image that runs as the non-root
-/// user `app` (UID 1001) with an exec-form command. Examples:
+/// Reads pyproject.toml and its lock (uv.lock, poetry.lock or pinned requirements files),
+/// installs the locked runtime dependencies (never dev groups) from wheels for the target
+/// platform (source-only ones built into wheels with the host's python3 and pip), installs
+/// the project itself when it has a build system, adds the project's files, and writes a
+/// reproducible image that runs as the non-root user `app` (UID 1001) with an exec-form
+/// command. Examples:
 ///
 ///   pyship build --load
 ///   pyship build path/to/service --push ghcr.io/acme/api:sha-1234abc
@@ -29,8 +30,8 @@ use crate::transport::{Destination, PushTarget};
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct BuildArgs {
-    /// The service's directory (holding pyproject.toml and uv.lock, or a member of a uv
-    /// workspace whose root holds uv.lock).
+    /// The service's directory (holding pyproject.toml and its lock: uv.lock, poetry.lock
+    /// or requirements.txt), or a member of a uv workspace whose root holds uv.lock.
     #[arg(default_value = ".")]
     pub path: PathBuf,
 
@@ -82,6 +83,11 @@ pub struct BuildArgs {
     /// Image name and tag for --load and the outputs (default: the project name, tag latest).
     #[arg(long, short = 't', value_name = "NAME[:TAG]")]
     pub tag: Option<String>,
+
+    /// The lockfile to build from when the service has several: uv.lock, poetry.lock or
+    /// requirements.txt (default: [tool.pyship] lockfile, else the only one present).
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<String>,
 
     /// Install this extra of the project too ([project.optional-dependencies]); repeatable.
     #[arg(long = "extra", value_name = "NAME")]

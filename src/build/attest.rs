@@ -33,6 +33,8 @@ pub struct Sources<'a> {
     pub image: &'a Image,
     /// The pushed repository, `registry/repository`.
     pub repository: String,
+    /// The files the lock was read from.
+    pub lockfiles: Vec<std::path::PathBuf>,
     pub started_on: String,
 }
 
@@ -89,6 +91,7 @@ impl Attestations {
             base,
             image,
             &sources.repository,
+            &sources.lockfiles,
             &invocation,
         )?);
         progress.line(&format!(

@@ -14,9 +14,10 @@ use crate::oci::facts::{self, BaseFacts, Interpreter};
 use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
 use crate::python::interpreter;
-use crate::python::lock::{Selection, UvLock, normalize};
+use crate::python::lock::{Lock, Selection, normalize};
 use crate::python::pep517;
 use crate::python::project::Project;
+use crate::python::simple_api::Finder;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
 use crate::python::wheel::{self, ArtifactKind, WheelChoice};
@@ -35,7 +36,9 @@ pub struct Dependencies {
 pub struct Inputs<'a> {
     pub base: &'a ResolvedImage,
     pub project: &'a Project,
-    pub lock: &'a UvLock,
+    pub lock: &'a Lock,
+    /// Finds the files of packages the lock pins without URLs.
+    pub finder: &'a Finder<'a>,
     pub selection: &'a Selection,
     pub platform: ImagePlatform,
     pub cache: &'a Cache,
@@ -48,6 +51,7 @@ impl Dependencies {
         let (lock, project, selection) = (inputs.lock, inputs.project, inputs.selection);
         let tags = target.tags()?;
         let packages = lock.runtime_packages(project, &target.marker_environment(), selection)?;
+        let packages = inputs.finder.locate(packages, &target.python_full)?;
         let wheels = packages
             .iter()
             .map(|p| wheel::choose(p, &tags, &target, project.lock_dir()))
@@ -87,6 +91,7 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
         let layer = layer(
             &deps,
+            inputs.lock.unresolved_file().as_deref(),
             &project.indexes,
             inputs.cache,
             inputs.client,
@@ -161,9 +166,11 @@ fn real_target(
 }
 
 /// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
-/// lock reuses the layer without touching a wheel.
+/// lock reuses the layer without touching a wheel. A lock no resolver wrote
+/// (`unresolved` names it) is first checked to hold everything its packages need.
 fn layer(
     deps: &Dependencies,
+    unresolved: Option<&str>,
     indexes: &[crate::python::index::NamedIndex],
     cache: &Cache,
     client: &Client,
@@ -190,6 +197,10 @@ fn layer(
     }
     crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
     let wheels = pep517::sdist::built(&deps.wheels, &deps.target, indexes, cache, progress)?;
+    if let Some(file) = unresolved {
+        let env = deps.target.marker_environment();
+        crate::python::requires::ensure_complete(&wheels, cache, &env, file)?;
+    }
     let mut tree = Tree::new();
     let task = progress.items(wheels.len() as u64, "installing wheels");
     for choice in &wheels {

@@ -135,8 +135,9 @@ pub fn project(plan: &Plan, venv: &Venv, cache: &Cache) -> Result<Layer> {
     tree.write_layer(cache, plan.epoch)
 }
 
-/// A project without a build system as an installed distribution all the same: a
-/// `.pth` putting its code in /app on `sys.path`, its metadata, and its console scripts.
+/// A project pyship does not build into a wheel, as an installed distribution all the
+/// same: a `.pth` putting its code in /app on `sys.path`, its metadata and its console
+/// scripts; only the `.pth` for a project that says it is not a package.
 fn run_from_source(plan: &Plan, venv: &Venv, tree: &mut Tree) -> Result<()> {
     let project = &plan.project;
     let dist = project.name.replace(['-', '.'], "_");
@@ -147,6 +148,10 @@ fn run_from_source(plan: &Plan, venv: &Venv, tree: &mut Tree) -> Result<()> {
         &format!("{site}/_{dist}.pth"),
         file(format!("{}\n", plan.files.import_dir(APP_DIR))),
     )?;
+    if !project.package {
+        // Poetry's package-mode = false: no distribution, only code run from /app.
+        return Ok(());
+    }
     let info = format!("{site}/{dist}-{version}.dist-info");
     tree.insert(
         &format!("{info}/METADATA"),

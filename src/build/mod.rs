@@ -28,7 +28,8 @@ use crate::oci::Descriptor;
 use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
-use crate::python::lock::UvLock;
+use crate::python::lock::Lock;
+use crate::python::simple_api::Finder;
 use crate::python::workspace;
 use crate::python::{interpreter, pep517};
 use crate::sign::PrivateKey;
@@ -49,7 +50,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
     let project = workspace::project(&args.path, args.package.as_deref())?;
-    let lock = UvLock::read(&project)?;
+    let lock = Lock::read(&project, args.lockfile.as_deref())?;
     lock.ensure_fresh(&project)?;
 
     let destinations = args.destinations(&project.root)?;
@@ -82,12 +83,13 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
 
     let selection = args.selection(&project);
     // Named extras and groups are checked before anything is downloaded.
-    selection.extras(&project)?;
-    selection.groups(&project)?;
+    lock.check_selection(&project, &selection)?;
+    let finder = Finder::new(&client, &cache, &project.indexes, &progress);
     let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
         base: &base,
         project: &project,
         lock: &lock,
+        finder: &finder,
         selection: &selection,
         platform,
         cache: &cache,
@@ -143,6 +145,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 base: &base,
                 image: &image,
                 repository,
+                lockfiles: lock.files(&plan.project),
                 started_on,
             };
             Some(Attestations::prepare(

@@ -4,6 +4,8 @@
 //! lockfile's, every wheel's, the git commit and repository), who built it (pyship and
 //! its version) and when.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -28,28 +30,35 @@ pub struct Invocation {
     pub finished_on: String,
 }
 
-/// The provenance of `image`, pushed to `repository` (`registry/repository`).
+/// The provenance of `image`, pushed to `repository` (`registry/repository`), built
+/// from the lock read from `lockfiles`.
 pub fn statement(
     plan: &Plan,
     base: &ResolvedImage,
     image: &Image,
     repository: &str,
+    lockfiles: &[PathBuf],
     invocation: &Invocation,
 ) -> Result<Artifact> {
-    let lockfile = plan.project.lock_dir().join("uv.lock");
-    let lock_bytes = std::fs::read(&lockfile)
-        .with_context(|| format!("cannot read {} for the provenance", lockfile.display()))?;
-    let lock_sha256 = hex::encode(Sha256::digest(&lock_bytes));
+    let mut locks = Vec::new();
+    for file in lockfiles {
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("cannot read {} for the provenance", file.display()))?;
+        locks.push((
+            relative(&plan.project.root, file),
+            hex::encode(Sha256::digest(&bytes)),
+        ));
+    }
     let version = env!("CARGO_PKG_VERSION");
     let project = &plan.project;
-    let mut resolved = vec![
-        json!({
-            "name": "base",
-            "uri": format!("{}@{}", base.name, base.manifest_digest),
-            "digest": { "sha256": base.manifest_digest.hex() },
-        }),
-        json!({ "name": "uv.lock", "digest": { "sha256": lock_sha256 } }),
-    ];
+    let mut resolved = vec![json!({
+        "name": "base",
+        "uri": format!("{}@{}", base.name, base.manifest_digest),
+        "digest": { "sha256": base.manifest_digest.hex() },
+    })];
+    for (path, sha256) in &locks {
+        resolved.push(json!({ "name": path, "digest": { "sha256": sha256 } }));
+    }
     if let Some(commit) = super::git::revision(&project.root) {
         let mut source = json!({ "name": "source", "digest": { "gitCommit": commit } });
         if let Some(origin) = super::git::origin(&project.root) {
@@ -73,7 +82,10 @@ pub fn statement(
                 "buildType": BUILD_TYPE,
                 "externalParameters": {
                     "project": { "name": project.name, "version": project.version },
-                    "lockfile": { "path": lock_path(&plan.project), "sha256": lock_sha256 },
+                    "lockfiles": locks
+                        .iter()
+                        .map(|(path, sha256)| json!({ "path": path, "sha256": sha256 }))
+                        .collect::<Vec<_>>(),
                     "base": base.name,
                     "platform": plan.deps.target.platform.to_string(),
                 },
@@ -98,14 +110,21 @@ pub fn statement(
     Ok(Artifact::new(IN_TOTO, canonical_json(&statement)?))
 }
 
-/// The lockfile's path from the project's directory: `uv.lock`, or up to the root of
-/// the uv workspace the project is a member of.
-fn lock_path(project: &crate::python::project::Project) -> String {
-    let depth = project
-        .root
-        .strip_prefix(project.lock_dir())
-        .map_or(0, |inside| inside.components().count());
-    format!("{}uv.lock", "../".repeat(depth))
+/// `to` as a path from the directory `from`, with `..` where it is outside: `uv.lock`,
+/// or `../../uv.lock` for the lock at the root of a uv workspace.
+fn relative(from: &Path, to: &Path) -> String {
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let up = from.components().count() - common;
+    let down: Vec<String> = to
+        .components()
+        .skip(common)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    format!("{}{}", "../".repeat(up), down.join("/"))
 }
 
 /// Now, RFC 3339 to the second.
@@ -113,4 +132,28 @@ pub fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockfiles_are_named_from_the_project() {
+        assert_eq!(
+            relative(Path::new("/w/svc"), Path::new("/w/svc/uv.lock")),
+            "uv.lock"
+        );
+        assert_eq!(
+            relative(Path::new("/w/packages/api"), Path::new("/w/uv.lock")),
+            "../../uv.lock"
+        );
+        assert_eq!(
+            relative(
+                Path::new("/w/svc"),
+                Path::new("/w/svc/requirements/main.txt")
+            ),
+            "requirements/main.txt"
+        );
+    }
 }

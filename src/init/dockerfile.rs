@@ -36,7 +36,7 @@ ARG PYTHON_VERSION={python}
 ",
         name = service.name,
         image = service.image_name,
-        lockfile = service.lockfile.file_name(),
+        lockfile = service.lockfile.describe(),
         python = service.python_xy,
     );
     out.push_str("# uv only builds the environment; it never reaches the runtime stage.\n");
@@ -131,7 +131,7 @@ fn project(out: &mut String, service: &Service) {
 /// How one kind of lockfile is installed: the dependencies from the files in `inputs`
 /// alone, then (when there is one to build) the project itself from the copied source.
 struct Install {
-    inputs: Vec<&'static str>,
+    inputs: Vec<String>,
     dependencies: Vec<String>,
     project: Option<Vec<String>>,
 }
@@ -142,7 +142,7 @@ impl Install {
             format!("uvx --from poetry=={POETRY_VERSION} poetry install --only main --compile");
         match &service.lockfile {
             Lockfile::Uv => Install {
-                inputs: vec!["pyproject.toml", "uv.lock"],
+                inputs: vec!["pyproject.toml".to_owned(), "uv.lock".to_owned()],
                 dependencies: vec![
                     "uv sync --locked --no-dev --no-install-project --no-editable".to_owned(),
                 ],
@@ -150,17 +150,22 @@ impl Install {
                 project: Some(vec!["uv sync --locked --no-dev --no-editable".to_owned()]),
             },
             Lockfile::Poetry => Install {
-                inputs: vec!["pyproject.toml", "poetry.lock"],
+                inputs: vec!["pyproject.toml".to_owned(), "poetry.lock".to_owned()],
                 dependencies: vec![format!("uv venv {VENV_DIR}"), format!("{poetry} --no-root")],
                 project: service.packaged.then(|| vec![poetry.clone()]),
             },
-            Lockfile::Requirements { hashed } => Install {
-                inputs: vec!["requirements.txt"],
+            Lockfile::Requirements {
+                files,
+                inputs,
+                hashed,
+            } => Install {
+                inputs: inputs.clone(),
                 dependencies: vec![
                     format!("uv venv {VENV_DIR}"),
                     format!(
-                        "uv pip sync {}requirements.txt",
-                        if *hashed { "--require-hashes " } else { "" }
+                        "uv pip sync {}{}",
+                        if *hashed { "--require-hashes " } else { "" },
+                        files.join(" ")
                     ),
                 ],
                 project: service

@@ -168,6 +168,9 @@ fn app_name(image_name: &str) -> String {
 /// honours `tool.uv.package`), Poetry installs the root unless `package-mode = false`.
 fn is_packaged(project: &Project, lockfile: &Lockfile) -> Result<bool> {
     let path = project.root.join("pyproject.toml");
+    if !path.is_file() {
+        return Ok(false);
+    }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let table: toml::Table = text

@@ -1,6 +1,8 @@
-//! Logins for private package indexes, found where uv users keep them: the file URL's
-//! own `user:password@`, `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index named in
-//! `[[tool.uv.index]]`, and `.netrc` (`NETRC`, else `~/.netrc`).
+//! Logins for private package indexes, found where uv and pip users keep them: the file
+//! URL's own `user:password@`, the index URL's (as pip applies an `--index-url` login to
+//! the files on that index's host), `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index
+//! named in `[[tool.uv.index]]`, `POETRY_HTTP_BASIC_<NAME>_USERNAME` / `_PASSWORD` for a
+//! `[[tool.poetry.source]]`, and `.netrc` (`NETRC`, else `~/.netrc`).
 //!
 //! A login goes only to the origin it was given for: an index's login to URLs on that
 //! index's origin, a `.netrc` entry to its machine. It is never stored or printed.
@@ -13,7 +15,8 @@ use serde::Deserialize;
 
 use crate::store::http;
 
-/// An index `[[tool.uv.index]]` declares, by the name uv's environment variables use.
+/// An index `[[tool.uv.index]]` or `[[tool.poetry.source]]` declares, by the name its
+/// tool's environment variables use.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NamedIndex {
     /// uv allows an index without a name; it has no variables then.
@@ -25,7 +28,18 @@ pub struct NamedIndex {
     /// Used only by packages `[tool.uv.sources]` pins to it.
     #[serde(default)]
     pub explicit: bool,
+    /// What the login variables' names start with: uv's unless Poetry declared it.
+    #[serde(skip, default = "uv_variables")]
+    pub variables: &'static str,
 }
+
+/// uv's login variables: `UV_INDEX_<NAME>_USERNAME`.
+fn uv_variables() -> &'static str {
+    "UV_INDEX"
+}
+
+/// Poetry's login variables: `POETRY_HTTP_BASIC_<NAME>_USERNAME`.
+pub const POETRY_VARIABLES: &str = "POETRY_HTTP_BASIC";
 
 /// A user name and password for one index host.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,19 +70,16 @@ impl Download {
     ) -> Result<Download> {
         let mut url = Url::parse(file_url).with_context(|| {
             format!(
-                "uv.lock has a wheel URL that is not a URL ({}): run `uv lock`",
+                "the lock has a file URL that is not a URL ({}): lock the project again",
                 http::redact(file_url)
             )
         })?;
-        let own = (!url.username().is_empty()).then(|| IndexLogin {
-            user: percent_decode(url.username()),
-            password: url.password().map(percent_decode),
-        });
+        let own = url_login(&url);
         let _ = url.set_username("");
         let _ = url.set_password(None);
         let login = match own {
             Some(login) => Some(login),
-            None => match index_url.and_then(|index| environment_login(&url, index, indexes)) {
+            None => match index_url.and_then(|index| index_login(&url, index, indexes)) {
                 Some(login) => Some(login),
                 None => netrc_login(&url)?,
             },
@@ -77,8 +88,27 @@ impl Download {
     }
 }
 
-/// `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` of the named index the file was locked
-/// from, when the file is on that index's origin.
+/// The `user:password@` a URL carries, decoded.
+fn url_login(url: &Url) -> Option<IndexLogin> {
+    (!url.username().is_empty()).then(|| IndexLogin {
+        user: percent_decode(url.username()),
+        password: url.password().map(percent_decode),
+    })
+}
+
+/// The login of the index a file was found on, when the file is on that index's
+/// origin: the index URL's own, else uv's variables for a named index.
+fn index_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Option<IndexLogin> {
+    let index = Url::parse(index_url).ok()?;
+    match url_login(&index) {
+        Some(login) if http::origin(file.as_str()) == http::origin(index_url) => Some(login),
+        Some(_) => None,
+        None => environment_login(file, index_url, indexes),
+    }
+}
+
+/// `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` (or Poetry's) of the named index the file
+/// was locked from, when the file is on that index's origin.
 fn environment_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Option<IndexLogin> {
     let same_index = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
     let index = indexes
@@ -88,8 +118,9 @@ fn environment_login(file: &Url, index_url: &str, indexes: &[NamedIndex]) -> Opt
         return None;
     }
     let name = environment_name(index.name.as_deref()?);
-    let user = std::env::var(format!("UV_INDEX_{name}_USERNAME")).ok();
-    let password = std::env::var(format!("UV_INDEX_{name}_PASSWORD")).ok();
+    let prefix = index.variables;
+    let user = std::env::var(format!("{prefix}_{name}_USERNAME")).ok();
+    let password = std::env::var(format!("{prefix}_{name}_PASSWORD")).ok();
     match (user, password) {
         (None, None) => None,
         (user, password) => Some(IndexLogin {
@@ -246,6 +277,29 @@ mod tests {
     }
 
     #[test]
+    fn a_poetry_source_s_login_comes_from_poetry_s_variables() {
+        // SAFETY: the variables are this test's own; nothing else reads them.
+        unsafe {
+            std::env::set_var("POETRY_HTTP_BASIC_PYSHIP_TEST_SOURCE_USERNAME", "ci");
+            std::env::set_var("POETRY_HTTP_BASIC_PYSHIP_TEST_SOURCE_PASSWORD", "tok");
+        }
+        let indexes = [NamedIndex {
+            name: Some("pyship-test-source".to_owned()),
+            url: "https://pypi.corp.example/simple/".to_owned(),
+            default: false,
+            explicit: false,
+            variables: POETRY_VARIABLES,
+        }];
+        let download = Download::new(
+            "https://pypi.corp.example/files/a-1-py3-none-any.whl",
+            Some("https://pypi.corp.example/simple"),
+            &indexes,
+        )
+        .unwrap();
+        assert_eq!(download.login, login("ci", "tok"));
+    }
+
+    #[test]
     fn index_names_become_uv_variable_names() {
         assert_eq!(environment_name("corp-pypi.v2"), "CORP_PYPI_V2");
     }
@@ -263,5 +317,24 @@ mod tests {
             "https://pypi.corp.example/files/a-1-py3-none-any.whl"
         );
         assert_eq!(download.login, login("ci@corp", "p/ss"));
+    }
+
+    #[test]
+    fn an_index_login_goes_to_its_own_origin_only() {
+        let index = "https://ci:tok@pypi.corp.example/simple";
+        let same = Download::new(
+            "https://pypi.corp.example/files/a-1-py3-none-any.whl",
+            Some(index),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(same.login, login("ci", "tok"));
+        let other = Download::new(
+            "https://files.elsewhere.example/a-1-py3-none-any.whl",
+            Some(index),
+            &[],
+        )
+        .unwrap();
+        assert_ne!(other.login, login("ci", "tok"));
     }
 }

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 
 use super::project::Project;
+use crate::contract::DEFAULT_PYTHON;
 use crate::oci::facts::{BaseFacts, Interpreter};
 
 /// X.Y from `.python-version`, else the lower bound of `requires-python`.
@@ -34,15 +35,14 @@ pub fn wanted_python_xy(project: &Project) -> Option<String> {
     })
 }
 
-/// `[tool.pyship] base`, else the contract's default base for the project's Python;
-/// `pyship init` writes the same default into Dockerfiles.
+/// `[tool.pyship] base`, else the contract's default base for the project's Python (the
+/// contract's default Python when the project pins none); `pyship init` writes the same
+/// default into Dockerfiles.
 pub fn default_base(project: &Project) -> Result<String> {
     if let Some(base) = &project.config.base {
         return Ok(base.clone());
     }
-    let xy = wanted_python_xy(project).with_context(|| {
-        format!("cannot tell which Python {} needs: add a .python-version file (e.g. `uv python pin 3.12`) or pass --base", project.name)
-    })?;
+    let xy = wanted_python_xy(project).unwrap_or_else(|| DEFAULT_PYTHON.to_owned());
     Ok(crate::contract::default_base(&xy))
 }
 
@@ -81,14 +81,15 @@ pub fn check_version(
         let minor = want.len().min(2);
         if have.len() < minor || have[..minor] != want[..minor] {
             bail!(
-                "the base image has Python {full} ({}) but .python-version pins {pin}: use a base with Python {pin} (e.g. --base python:{pin}-slim) or change .python-version",
-                interpreter.path
+                "the base image has Python {full} ({}) but {file} pins {pin}: use a base with Python {pin} (e.g. --base python:{pin}-slim) or change {file}",
+                interpreter.path,
+                file = project.python_pin_file
             );
         }
         if have.len() < want.len() || have[..want.len()] != *want {
             note = Some(format!(
-                "warning: .python-version pins {pin}; the base has {full}, the same {}.{}: building with it",
-                want[0], want[1]
+                "warning: {} pins {pin}; the base has {full}, the same {}.{}: building with it",
+                project.python_pin_file, want[0], want[1]
             ));
         }
     }

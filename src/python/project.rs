@@ -1,5 +1,11 @@
 //! The Python service as found on disk: `pyproject.toml`, `.python-version`, the
 //! lockfile and `[tool.pyship]`, read once into a [`Project`] that later stages use.
+//!
+//! Not every service declares itself in `[project]`: a Poetry project may keep its
+//! name in `[tool.poetry]`, and a service pinned by `requirements.txt` may have only
+//! tool settings in pyproject.toml, or no pyproject.toml at all. Such a service is
+//! named after `[tool.poetry] name` or its directory, and its Python comes from
+//! `.python-version`, Poetry's `python` dependency or Heroku's `runtime.txt`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +14,9 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use uv_pep440::{Version, VersionSpecifiers};
+
+use super::index::{NamedIndex, POETRY_VARIABLES};
+use super::poetry_constraint::Constraint;
 
 /// A Python service ready to be planned into an image.
 #[derive(Debug, Clone)]
@@ -26,10 +35,16 @@ pub struct Project {
     pub dependency_groups: BTreeMap<String, Vec<String>>,
     /// `[project.scripts]`: console script name to `module:function`.
     pub scripts: BTreeMap<String, String>,
-    /// The X.Y (or X.Y.Z) pinned by `.python-version`, when present.
+    /// The X.Y (or X.Y.Z) pinned by `.python-version` (or Heroku's `runtime.txt`).
     pub python_pin: Option<Version>,
-    /// `[[tool.uv.index]]`: the named indexes whose logins uv's variables give.
-    pub indexes: Vec<crate::python::index::NamedIndex>,
+    /// The file that pins it, for messages.
+    pub python_pin_file: &'static str,
+    /// `[[tool.uv.index]]` and `[[tool.poetry.source]]`: the named indexes whose logins
+    /// their tool's variables give.
+    pub indexes: Vec<NamedIndex>,
+    /// False when `[tool.poetry] package-mode = false`: the project is no distribution,
+    /// only its dependencies are installed, and it runs from its source in /app.
+    pub package: bool,
     /// Names with a `[tool.uv.sources]` entry, as written: uv locks them by that source
     /// (a workspace member, a path, git), not by the version asked for.
     pub uv_sources: BTreeSet<String>,
@@ -47,6 +62,12 @@ pub struct PyshipConfig {
     pub port: Option<u16>,
     pub platform: Option<String>,
     pub name: Option<String>,
+    /// The lockfile to build from when the project has several: uv.lock, poetry.lock
+    /// or requirements.txt, as `--lockfile` does.
+    pub lockfile: Option<String>,
+    /// The pinned requirements files the image installs, in order (default:
+    /// requirements.txt when it is the project's lockfile).
+    pub requirements: Option<Vec<String>>,
     /// Extras of the project to install, as `--extra` does.
     #[serde(default)]
     pub extras: Vec<String>,
@@ -61,7 +82,7 @@ pub struct PyshipConfig {
     pub init: Option<toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct PyProject {
     project: Option<ProjectTable>,
@@ -71,9 +92,11 @@ struct PyProject {
     tool: ToolTable,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct ProjectTable {
+    /// Optional only where Poetry allows it: with `package-mode = false`.
+    #[serde(default)]
     name: String,
     version: Option<String>,
     description: Option<String>,
@@ -90,7 +113,33 @@ struct ProjectTable {
 #[serde(rename_all = "kebab-case")]
 struct ToolTable {
     uv: Option<UvTable>,
+    poetry: Option<PoetryTable>,
     pyship: Option<PyshipConfig>,
+}
+
+/// What `[tool.poetry]` says about the project when there is no `[project]` table.
+#[derive(Debug, Default, Deserialize)]
+struct PoetryTable {
+    /// `package-mode = false`: the project is not a package (Poetry 1.8 and later).
+    #[serde(rename = "package-mode", default = "package_mode_default")]
+    package_mode: bool,
+    name: Option<String>,
+    version: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, toml::Value>,
+    /// `name = "module:function"`, or a table with more (only strings are scripts).
+    #[serde(default)]
+    scripts: BTreeMap<String, toml::Value>,
+    /// `[[tool.poetry.source]]`: indexes by name; PyPI is named without a URL.
+    #[serde(default)]
+    source: Vec<PoetrySource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PoetrySource {
+    name: String,
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,34 +148,43 @@ struct UvTable {
     #[serde(default)]
     dev_dependencies: Vec<String>,
     #[serde(default)]
-    index: Vec<crate::python::index::NamedIndex>,
+    index: Vec<NamedIndex>,
     #[serde(default)]
     sources: BTreeMap<String, toml::Value>,
 }
 
 impl Project {
-    /// Reads the project at `dir` (a directory holding `pyproject.toml`).
+    /// Reads the project at `dir`: a directory holding `pyproject.toml`, or a pinned
+    /// `requirements.txt` without one.
     pub fn read(dir: &Path) -> Result<Project> {
         let pyproject_path = dir.join("pyproject.toml");
-        if !pyproject_path.is_file() {
+        let has_pyproject = pyproject_path.is_file();
+        if !has_pyproject && !dir.join("requirements.txt").is_file() {
             bail!(
-                "{} has no pyproject.toml: run pyship in the service's root directory or pass its path",
+                "{} has no pyproject.toml and no requirements.txt: pyship looks for pyproject.toml with uv.lock or poetry.lock, or a pinned requirements.txt; run pyship in the service's root directory or pass its path",
                 dir.display()
             );
         }
         let root = dir
             .canonicalize()
             .with_context(|| format!("cannot resolve {}", dir.display()))?;
-        let text = std::fs::read_to_string(&pyproject_path)
-            .with_context(|| format!("cannot read {}", pyproject_path.display()))?;
-        let parsed: PyProject = toml::from_str(&text)
-            .map_err(|err| anyhow::anyhow!("{}: {}", pyproject_path.display(), err.message()))?;
-        let Some(table) = parsed.project else {
-            bail!(
-                "{} has no [project] table: add one with `name` and `dependencies` (uv init writes it)",
-                pyproject_path.display()
-            );
+        let parsed: PyProject = if has_pyproject {
+            let text = std::fs::read_to_string(&pyproject_path)
+                .with_context(|| format!("cannot read {}", pyproject_path.display()))?;
+            toml::from_str(&text)
+                .map_err(|err| anyhow::anyhow!("{}: {}", pyproject_path.display(), err.message()))?
+        } else {
+            PyProject::default()
         };
+        let mut table = match parsed.project {
+            Some(table) => table,
+            None => undeclared(parsed.tool.poetry.as_ref(), &root, &pyproject_path)?,
+        };
+        if table.name.is_empty() {
+            table.name =
+                poetry_name(parsed.tool.poetry.as_ref()).unwrap_or_else(|| directory_name(&root));
+        }
+        let package = parsed.tool.poetry.as_ref().is_none_or(|p| p.package_mode);
         let requires_python = table
             .requires_python
             .as_deref()
@@ -155,8 +213,14 @@ impl Project {
                 .or_insert_with(Vec::new)
                 .extend(uv.dev_dependencies);
         }
+        let (python_pin, python_pin_file) = match read_python_pin(&root)? {
+            Some(pin) => (Some(pin), ".python-version"),
+            None if requires_python.is_none() => (read_runtime_txt(&root)?, "runtime.txt"),
+            None => (None, ".python-version"),
+        };
         Ok(Project {
-            python_pin: read_python_pin(&root)?,
+            python_pin,
+            python_pin_file,
             root,
             name: table.name,
             version: table.version,
@@ -166,9 +230,14 @@ impl Project {
             optional_dependencies: table.optional_dependencies,
             dependency_groups,
             scripts: table.scripts,
-            indexes: uv.index,
+            indexes: uv
+                .index
+                .into_iter()
+                .chain(poetry_sources(parsed.tool.poetry.as_ref()))
+                .collect(),
             uv_sources: uv.sources.into_keys().collect(),
             workspace_root: None,
+            package,
             config: parsed.tool.pyship.unwrap_or_default(),
         })
     }
@@ -178,13 +247,100 @@ impl Project {
         self.workspace_root.as_deref().unwrap_or(&self.root)
     }
 
-    /// The image name used when the user gives none: the project name, lowercased.
+    /// The image name used when the user gives none: the project name, lowercased, with
+    /// anything an image name cannot hold (a directory's spaces, say) as `-`.
     pub fn image_name(&self) -> String {
-        self.config
-            .name
-            .clone()
-            .unwrap_or_else(|| self.name.to_lowercase().replace(['_', '.'], "-"))
+        if let Some(name) = &self.config.name {
+            return name.clone();
+        }
+        let mut name = String::new();
+        for c in self.name.chars() {
+            if c.is_ascii_alphanumeric() {
+                name.push(c.to_ascii_lowercase());
+            } else if !name.ends_with('-') {
+                name.push('-');
+            }
+        }
+        let name = name.trim_matches('-');
+        if name.is_empty() {
+            "app".to_owned()
+        } else {
+            name.to_owned()
+        }
     }
+}
+
+/// The project as `[tool.poetry]` declares it, else as its directory is named: for a
+/// pyproject.toml without `[project]`, or no pyproject.toml at all.
+fn undeclared(
+    poetry: Option<&PoetryTable>,
+    root: &Path,
+    pyproject_path: &Path,
+) -> Result<ProjectTable> {
+    let directory = directory_name(root);
+    let Some(poetry) = poetry else {
+        return Ok(ProjectTable {
+            name: directory,
+            ..ProjectTable::default()
+        });
+    };
+    let requires_python = match poetry.dependencies.get("python") {
+        Some(toml::Value::String(constraint)) => {
+            let parsed = Constraint::parse(constraint).with_context(|| {
+                format!(
+                    "{}: [tool.poetry.dependencies] python = {constraint:?} is not a version constraint pyship can read: write it like \"^3.11\" or \">=3.11,<3.13\"",
+                    pyproject_path.display()
+                )
+            })?;
+            // An `||` of ranges is valid Poetry that no single specifier set can hold.
+            parsed.single().map(|spec| spec.to_string())
+        }
+        _ => None,
+    };
+    Ok(ProjectTable {
+        name: poetry.name.clone().unwrap_or(directory),
+        version: poetry.version.clone(),
+        description: poetry.description.clone(),
+        requires_python,
+        scripts: poetry
+            .scripts
+            .iter()
+            .filter_map(|(name, target)| Some((name.clone(), target.as_str()?.to_owned())))
+            .collect(),
+        ..ProjectTable::default()
+    })
+}
+
+fn package_mode_default() -> bool {
+    true
+}
+
+/// The `[[tool.poetry.source]]` indexes, with Poetry's login variables.
+fn poetry_sources(poetry: Option<&PoetryTable>) -> Vec<NamedIndex> {
+    poetry
+        .into_iter()
+        .flat_map(|p| &p.source)
+        .filter_map(|source| {
+            Some(NamedIndex {
+                name: Some(source.name.clone()),
+                url: source.url.clone()?,
+                default: false,
+                explicit: false,
+                variables: POETRY_VARIABLES,
+            })
+        })
+        .collect()
+}
+
+fn poetry_name(poetry: Option<&PoetryTable>) -> Option<String> {
+    poetry?.name.clone()
+}
+
+/// The name of a service that declares none: its directory's.
+fn directory_name(root: &Path) -> String {
+    root.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "app".to_owned())
 }
 
 /// Reads `.python-version`: the first non-comment line, such as `3.12` or `3.12.4`.
@@ -210,12 +366,70 @@ pub(crate) fn read_python_pin(root: &Path) -> Result<Option<Version>> {
     Ok(Some(version))
 }
 
+/// Reads Heroku's `runtime.txt`: `python-3.11.9`.
+fn read_runtime_txt(root: &Path) -> Result<Option<Version>> {
+    let path = root.join("runtime.txt");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let line = text.trim();
+    let version = line
+        .strip_prefix("python-")
+        .and_then(|v| Version::from_str(v).ok())
+        .with_context(|| {
+            format!(
+                "{}: {line:?} is not a Python version: write one like python-3.12.4",
+                path.display()
+            )
+        })?;
+    Ok(Some(version))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn poetry_non_package_projects_need_no_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[project]\nrequires-python = \">=3.11\"\ndependencies = [\"flask\"]\n[tool.poetry]\npackage-mode = false\n",
+        );
+        let project = Project::read(dir.path()).unwrap();
+        assert!(!project.package);
+        assert_eq!(
+            project.name,
+            dir.path().file_name().unwrap().to_str().unwrap()
+        );
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"svc\"\n[tool.poetry.dependencies]\npython = \"^3.9 || ^3.11\"\n",
+        );
+        let project = Project::read(dir.path()).unwrap();
+        assert!(project.package && project.requires_python.is_none());
+        assert_eq!(project.name, "svc");
+    }
+
+    #[test]
+    fn poetry_sources_are_indexes_with_poetry_s_login_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"svc\"\n[[tool.poetry.source]]\nname = \"PyPI\"\npriority = \"primary\"\n[[tool.poetry.source]]\nname = \"corp-pypi\"\nurl = \"https://pypi.corp.example/simple/\"\npriority = \"supplemental\"\n",
+        );
+        let project = Project::read(dir.path()).unwrap();
+        assert_eq!(project.indexes.len(), 1);
+        let index = &project.indexes[0];
+        assert_eq!(index.name.as_deref(), Some("corp-pypi"));
+        assert_eq!(index.variables, POETRY_VARIABLES);
     }
 
     #[test]
@@ -254,13 +468,60 @@ ignore = ["X"]
     }
 
     #[test]
-    fn missing_pyproject_and_project_table_are_clear_errors() {
+    fn no_pyproject_and_no_requirements_names_what_pyship_looks_for() {
         let dir = tempfile::tempdir().unwrap();
         let err = Project::read(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("has no pyproject.toml"), "{err}");
-        write(dir.path(), "pyproject.toml", "[tool.uv]\n");
-        let err = Project::read(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("no [project] table"), "{err}");
+        assert!(
+            err.contains("has no pyproject.toml and no requirements.txt"),
+            "{err}"
+        );
+        assert!(err.contains("uv.lock or poetry.lock"), "{err}");
+    }
+
+    #[test]
+    fn a_requirements_service_is_named_after_its_directory() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("My Flask_Service");
+        std::fs::create_dir(&dir).unwrap();
+        write(&dir, "requirements.txt", "flask==3.1.0\n");
+        write(&dir, "runtime.txt", "python-3.11.9\n");
+        let project = Project::read(&dir).unwrap();
+        assert_eq!(project.name, "My Flask_Service");
+        assert_eq!(project.image_name(), "my-flask-service");
+        assert_eq!(project.python_pin.unwrap().to_string(), "3.11.9");
+        assert!(project.dependencies.is_empty());
+
+        write(&dir, "pyproject.toml", "[tool.black]\nline-length = 100\n");
+        write(&dir, ".python-version", "3.12\n");
+        let project = Project::read(&dir).unwrap();
+        assert_eq!(project.image_name(), "my-flask-service");
+        assert_eq!(project.python_pin.unwrap().to_string(), "3.12");
+
+        write(&dir, "runtime.txt", "3.11\n");
+        std::fs::remove_file(dir.join(".python-version")).unwrap();
+        let err = format!("{:#}", Project::read(&dir).unwrap_err());
+        assert!(
+            err.contains("runtime.txt") && err.contains("python-3.12.4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_poetry_project_without_a_project_table_uses_tool_poetry() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"orders-api\"\nversion = \"2.0.1\"\n[tool.poetry.dependencies]\npython = \"^3.11\"\nfastapi = \"^0.115\"\n[tool.poetry.scripts]\nserve = \"orders.main:run\"\n",
+        );
+        write(dir.path(), "runtime.txt", "python-3.10.4\n");
+        let project = Project::read(dir.path()).unwrap();
+        assert_eq!(project.name, "orders-api");
+        assert_eq!(project.version.as_deref(), Some("2.0.1"));
+        assert_eq!(project.requires_python.unwrap().to_string(), ">=3.11, <4");
+        // Poetry's python constraint comes before runtime.txt.
+        assert!(project.python_pin.is_none());
+        assert_eq!(project.scripts["serve"], "orders.main:run");
     }
 
     #[test]

@@ -118,11 +118,7 @@ pub fn choose(
         url,
         sha256,
         size: artifact.size,
-        index: package
-            .source
-            .get("registry")
-            .and_then(|r| r.as_str())
-            .map(str::to_owned),
+        index: package.index.clone(),
         kind,
     })
 }
@@ -140,7 +136,7 @@ fn location(package: &LockedPackage, artifact: &Artifact, lock_dir: &Path) -> Op
 }
 
 fn source_path(package: &LockedPackage) -> Option<&str> {
-    package.source.get("path")?.as_str()
+    package.path.as_deref()
 }
 
 fn no_wheel_error(package: &LockedPackage, offered: &[String], target: &Target) -> anyhow::Error {

@@ -12,22 +12,50 @@ use anyhow::{Context, Result};
 use uv_distribution_filename::WheelFilename;
 
 use super::inventory::{BuildFacts, InstalledWheel, PythonDist};
-use crate::python::lock::{UvLock, normalize};
-use crate::python::project::Project;
+use crate::oci::platform::ImagePlatform;
+use crate::python::lock::{Lock, LockedPackage, Selection, normalize};
+use crate::python::target::Target;
+use crate::store::{Cache, Progress};
+use crate::transport::ResolvedImage;
 
-/// What the project at `dir` says about the distributions in `python`.
-pub fn build_facts(dir: &Path, python: &[PythonDist]) -> Result<BuildFacts> {
-    let project = Project::read(dir)?;
-    let lock = UvLock::read(&project).with_context(|| {
+/// What the project at `dir` says about the distributions in `python`, installed in
+/// `image` for `platform`.
+pub fn build_facts(
+    dir: &Path,
+    python: &[PythonDist],
+    image: &ResolvedImage,
+    platform: ImagePlatform,
+    cache: &Cache,
+    progress: &Progress,
+) -> Result<BuildFacts> {
+    let project = crate::python::workspace::project(dir, None)?;
+    let lock = Lock::read(&project, None).with_context(|| {
         format!(
-            "--project {}: its lock is needed for wheel hashes",
+            "--project {}: its lock gives the wheel hashes",
             dir.display()
         )
     })?;
+    // The lock's packages for the image's own Python, libc and platform, with every
+    // extra and group: only those whose files match what is installed are used.
+    let facts = image.facts(cache, progress)?;
+    let Some(interpreter) = facts.interpreters.first() else {
+        return Ok(BuildFacts::default());
+    };
+    let python_full = interpreter.full_version();
+    let target = match facts.libc {
+        Some(libc) => Target::new(platform, libc, &python_full)?,
+        None => Target::bookworm(platform, &python_full)?,
+    };
+    let everything = Selection {
+        extras: Vec::new(),
+        all_extras: true,
+        groups: project.dependency_groups.keys().cloned().collect(),
+    };
+    let packages = lock.runtime_packages(&project, &target.marker_environment(), &everything)?;
     let wheels = python
         .iter()
         .filter(|dist| dist.installer.as_deref() == Some("pyship"))
-        .filter_map(|dist| locked_wheel(&lock, dist))
+        .filter_map(|dist| locked_wheel(&packages, dist))
         .collect();
     Ok(BuildFacts {
         wheels,
@@ -35,9 +63,9 @@ pub fn build_facts(dir: &Path, python: &[PythonDist]) -> Result<BuildFacts> {
     })
 }
 
-/// The wheel of `lock` that `dist` was installed from, when exactly one matches.
-fn locked_wheel(lock: &UvLock, dist: &PythonDist) -> Option<InstalledWheel> {
-    let package = lock.packages.iter().find(|p| {
+/// The locked wheel `dist` was installed from, when exactly one matches.
+fn locked_wheel(packages: &[LockedPackage], dist: &PythonDist) -> Option<InstalledWheel> {
+    let package = packages.iter().find(|p| {
         normalize(&p.name) == normalize(&dist.name) && p.version.as_deref() == Some(&dist.version)
     })?;
     let mut matches = package.wheels.iter().filter_map(|artifact| {

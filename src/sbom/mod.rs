@@ -102,7 +102,14 @@ pub fn run(args: SbomArgs) -> Result<ExitCode> {
     };
     let mut inventory = Inventory::read(&name, &image, &cache, &progress)?;
     if let Some(project) = &args.project {
-        let build = locked::build_facts(project, &inventory.python)?;
+        let build = locked::build_facts(
+            project,
+            &inventory.python,
+            &image,
+            platform,
+            &cache,
+            &progress,
+        )?;
         inventory = inventory.with_build(&build);
     }
     let document = render(&inventory, args.format, &timestamp(&image)?)?;

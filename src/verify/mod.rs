@@ -209,7 +209,7 @@ fn dev_only_packages(
     facts: &BaseFacts,
     platform: ImagePlatform,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let lock = crate::python::lock::UvLock::read(project)?;
+    let lock = crate::python::lock::Lock::read(project, None)?;
     // An image without a Python of its own is judged as the project's default base.
     let python = facts
         .interpreters

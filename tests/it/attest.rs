@@ -611,8 +611,8 @@ fn a_push_attaches_both_sboms_the_provenance_and_signatures_as_referrers() {
     let definition = &statement["predicate"]["buildDefinition"];
     let lock_sha = sha256_hex(&std::fs::read(pushed.project.path().join("uv.lock")).unwrap());
     assert_eq!(
-        definition["externalParameters"]["lockfile"]["sha256"],
-        lock_sha.as_str()
+        definition["externalParameters"]["lockfiles"],
+        serde_json::json!([{ "path": "uv.lock", "sha256": lock_sha }])
     );
     let base_digest = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])

@@ -56,7 +56,7 @@ fn no_lockfile() {
         &Pyship::new(),
         project.path(),
         &["--base", &python_base()],
-        "has no uv.lock: run `uv lock`",
+        "has no lockfile: add uv.lock (`uv lock`)",
     );
 }
 
@@ -289,4 +289,162 @@ fn a_member_is_stale_by_its_own_requirements() {
         "uv.lock is out of date",
     );
     assert!(err.contains("requests>=2"), "{err}");
+}
+
+#[test]
+fn poetry_lock_out_of_date_unknown_group_or_extra_and_git_source() {
+    let base = python_base();
+    let stale = copy_fixture("build", "poetry1-flask");
+    let pyproject = stale.path().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap().replace(
+        "gunicorn = \"^23.0\"",
+        "gunicorn = \"^23.0\"\nrequests = \"^2\"",
+    );
+    std::fs::write(&pyproject, text).unwrap();
+    let err = fails(
+        &Pyship::new(),
+        stale.path(),
+        &["--base", &base],
+        "poetry.lock is out of date with pyproject.toml",
+    );
+    assert!(err.contains("run `poetry lock --no-update`"), "{err}");
+
+    let fastapi = copy_fixture("build", "poetry2-fastapi");
+    for (flag, name, says) in [
+        (
+            "--group",
+            "lint",
+            "the dependency group \"lint\" is not in [tool.poetry.group] or [dependency-groups] (it has: dev)",
+        ),
+        (
+            "--extra",
+            "docs",
+            "the extra \"docs\" is not in [project.optional-dependencies] (it has: yaml)",
+        ),
+    ] {
+        fails(
+            &Pyship::new(),
+            fastapi.path(),
+            &["--base", &base, flag, name],
+            says,
+        );
+    }
+
+    let git = copy_fixture("build", "poetry-git");
+    let err = fails(
+        &Pyship::new(),
+        git.path(),
+        &["--base", &base],
+        "poetry.lock installs mylib from git",
+    );
+    assert!(err.contains("publish it to an index"), "{err}");
+}
+
+/// A copy of the hashed requirements fixture with `edit` applied to one of its files.
+fn requirements_service(file: &str, edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
+    let project = copy_fixture("build", "requirements-flask");
+    let path = project.path().join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+    project
+}
+
+#[test]
+fn unpinned_requirement_names_the_line_and_the_command_that_pins() {
+    let project = requirements_service("base.txt", |text| {
+        text.replace("flask==3.1.3", "flask>=3.1")
+    });
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "base.txt:",
+    );
+    assert!(
+        err.contains("`flask>=3.1` is not pinned to one version"),
+        "{err}"
+    );
+    assert!(
+        err.contains("uv pip compile base.in --generate-hashes -o base.txt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_line_without_a_hash_among_hashed_ones_is_refused() {
+    let project = requirements_service("requirements.txt", |text| {
+        let mut lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("gunicorn=="))
+            .unwrap();
+        // Drop the hashes that follow the gunicorn line, and its continuation.
+        lines[at] = "gunicorn==27.0.1";
+        let end = at
+            + 1
+            + lines[at + 1..]
+                .iter()
+                .take_while(|l| l.trim_start().starts_with("--hash"))
+                .count();
+        lines.drain(at + 1..end);
+        lines.join("\n") + "\n"
+    });
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "`gunicorn==27.0.1` has no --hash",
+    );
+    assert!(err.contains("requirements.txt:"), "{err}");
+    assert!(err.contains("hash-checking mode"), "{err}");
+}
+
+#[test]
+fn an_include_that_does_not_exist_names_the_line() {
+    let project = requirements_service("requirements.txt", |text| {
+        text.replace("-r base.txt", "-r common.txt")
+    });
+    fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "requirements.txt:3: -r common.txt:",
+    );
+}
+
+#[test]
+fn an_index_host_that_does_not_answer_is_named_with_the_line_that_set_it() {
+    // Nothing listens on port 1 of the loopback: the connection is refused at once.
+    let project = requirements_service("requirements.txt", |text| {
+        format!("--index-url http://127.0.0.1:1/simple\n{text}")
+    });
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "cannot reach the package index 127.0.0.1:1",
+    );
+    assert!(
+        err.contains("check --index-url in requirements.txt:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pins_of_the_top_level_packages_only_are_refused_naming_what_they_need() {
+    // As seed 000's requirements.txt is: the service's own packages, not what they need.
+    let project = copy_fixture("build", "requirements-only");
+    std::fs::write(
+        project.path().join("requirements.txt"),
+        "flask==3.1.3\nwaitress==3.0.2\n",
+    )
+    .unwrap();
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "requirements.txt does not pin every package its packages need (flask 3.1.3 needs ",
+    );
+    assert!(err.contains("werkzeug>="), "{err}");
+    assert!(err.contains("uv pip compile"), "{err}");
 }

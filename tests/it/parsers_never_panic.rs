@@ -70,6 +70,21 @@ fn uv_lock_mutations() {
     }
 }
 
+/// poetry.lock and its pyproject.toml, each mutated against the other as written.
+#[test]
+fn poetry_lock_mutations() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/poetry1-flask");
+    let lock = std::fs::read(dir.join("poetry.lock")).unwrap();
+    let pyproject = std::fs::read(dir.join("pyproject.toml")).unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let mut rng = Rng(0x5eed_7007);
+    pyship::fuzzing::poetry_lock(&text(&lock), &text(&pyproject));
+    for _ in 0..200 {
+        pyship::fuzzing::poetry_lock(&text(&mutate(&lock, &mut rng)), &text(&pyproject));
+        pyship::fuzzing::poetry_lock(&text(&lock), &text(&mutate(&pyproject, &mut rng)));
+    }
+}
+
 #[test]
 fn reference_mutations() {
     let seeds = [
@@ -188,5 +203,36 @@ fn manifest_mutations() {
     for _ in 0..400 {
         let seed = seeds[rng.below(seeds.len())];
         pyship::fuzzing::manifest(&mutate(seed, &mut rng));
+    }
+}
+
+#[test]
+fn requirements_mutations() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build");
+    let hashed =
+        std::fs::read_to_string(fixture.join("requirements-flask/requirements.txt")).unwrap();
+    let seeds = [
+        hashed.as_str(),
+        "-c base.txt\n-i https://u:${TOKEN}@index.example/simple\nflask[async]==3.1.0 ; python_version >= '3.9' \\\n  --hash=sha256:00\n",
+    ];
+    let mut rng = Rng(0x5eed_7e47);
+    for seed in seeds {
+        pyship::fuzzing::requirements(seed);
+    }
+    for _ in 0..300 {
+        let seed = seeds[rng.below(seeds.len())].as_bytes();
+        pyship::fuzzing::requirements(&String::from_utf8_lossy(&mutate(seed, &mut rng)));
+    }
+}
+
+#[test]
+fn simple_page_mutations() {
+    let json: &[u8] = br#"{"meta": {"api-version": "1.1"}, "name": "demo", "files": [{"filename": "demo-1.0-py3-none-any.whl", "url": "../../f/demo-1.0-py3-none-any.whl", "hashes": {"sha256": "00"}, "requires-python": ">=3.9", "yanked": "why", "size": 3}]}"#;
+    let html: &[u8] = br#"<!DOCTYPE html><base href="/x/"><a href="demo-1.0.tar.gz#sha256=00" data-requires-python="&gt;=3.9" data-yanked>demo-1.0.tar.gz</a>"#;
+    let seeds = [json, html];
+    let mut rng = Rng(0x5eed_9a6e);
+    for _ in 0..400 {
+        let seed = seeds[rng.below(seeds.len())];
+        pyship::fuzzing::simple_page(&mutate(seed, &mut rng));
     }
 }

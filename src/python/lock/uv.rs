@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uv_pep440::VersionSpecifiers;
 use uv_pep508::{MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
 
-use super::{Selection, normalize};
+use super::{Artifact, LockedPackage, Selection, normalize};
 use crate::python::project::Project;
 
 #[derive(Debug, Deserialize)]
@@ -21,12 +21,13 @@ use crate::python::project::Project;
 pub struct UvLock {
     pub requires_python: Option<String>,
     #[serde(default, rename = "package")]
-    pub packages: Vec<LockedPackage>,
+    packages: Vec<UvPackage>,
 }
 
+/// A `[[package]]` entry: the pinned distribution and the edges of the lock's graph.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct LockedPackage {
+struct UvPackage {
     pub name: String,
     pub version: Option<String>,
     #[serde(default)]
@@ -44,7 +45,7 @@ pub struct LockedPackage {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct LockedDependency {
+struct LockedDependency {
     pub name: String,
     pub version: Option<String>,
     pub marker: Option<String>,
@@ -52,19 +53,9 @@ pub struct LockedDependency {
     pub extra: Vec<String>,
 }
 
-/// A downloadable file of a locked package (a wheel or an sdist).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Artifact {
-    pub url: Option<String>,
-    pub path: Option<String>,
-    pub filename: Option<String>,
-    pub hash: Option<String>,
-    pub size: Option<u64>,
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct LockedMetadata {
+struct LockedMetadata {
     #[serde(default)]
     pub requires_dist: Vec<LockedRequirement>,
     #[serde(default)]
@@ -73,7 +64,7 @@ pub struct LockedMetadata {
 
 /// A requirement as uv records it from `pyproject.toml`, to detect a stale lock.
 #[derive(Debug, Clone, Deserialize)]
-pub struct LockedRequirement {
+struct LockedRequirement {
     pub name: String,
     pub specifier: Option<String>,
     pub marker: Option<String>,
@@ -94,21 +85,31 @@ struct RequirementKey {
     marker: String,
 }
 
-impl Artifact {
-    /// The file name: the `filename` field, else the last segment of the URL or path.
-    pub fn filename(&self) -> Option<&str> {
-        if let Some(name) = &self.filename {
-            return Some(name);
-        }
-        let location = self.url.as_deref().or(self.path.as_deref())?;
-        let location = location.split(['#', '?']).next().unwrap_or(location);
-        location.rsplit('/').next()
-    }
-}
-
-impl LockedPackage {
-    pub fn version_str(&self) -> &str {
+impl UvPackage {
+    fn version_str(&self) -> &str {
         self.version.as_deref().unwrap_or("(no version)")
+    }
+
+    /// What every lockfile reader yields for this package.
+    fn to_locked(&self) -> LockedPackage {
+        LockedPackage {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            index: self
+                .source
+                .get("registry")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned),
+            sdist: self.sdist.clone(),
+            wheels: self.wheels.clone(),
+            lookup: None,
+            path: self
+                .source
+                .get("path")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned),
+            directory: self.local_directory().map(str::to_owned),
+        }
     }
 
     /// True for the project itself (uv records it as a virtual or editable source).
@@ -132,18 +133,6 @@ impl LockedPackage {
 }
 
 impl UvLock {
-    /// Reads `uv.lock` beside the project's `pyproject.toml`.
-    pub fn read(project: &Project) -> Result<UvLock> {
-        let path = project.lock_dir().join("uv.lock");
-        if !path.is_file() {
-            bail!(
-                "{} has no uv.lock: run `uv lock` in it and commit the lockfile, so the image installs exactly what you tested",
-                project.lock_dir().display()
-            );
-        }
-        Self::parse(&path)
-    }
-
     pub fn parse(path: &Path) -> Result<UvLock> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -160,7 +149,7 @@ impl UvLock {
     }
 
     /// The lock's entry for the project itself.
-    pub fn root(&self, project: &Project) -> Result<&LockedPackage> {
+    fn root(&self, project: &Project) -> Result<&UvPackage> {
         let wanted = normalize(&project.name);
         self.packages
             .iter()
@@ -244,7 +233,7 @@ impl UvLock {
         project: &Project,
         env: &MarkerEnvironment,
         selection: &Selection,
-    ) -> Result<Vec<&LockedPackage>> {
+    ) -> Result<Vec<LockedPackage>> {
         let root = self.root(project)?;
         let mut start: Vec<&LockedDependency> = root.dependencies.iter().collect();
         for extra in selection.extras(project)? {
@@ -255,17 +244,17 @@ impl UvLock {
         }
         let mut reached = self.closure(start, env)?;
         reached.retain(|p| !p.is_local());
-        Ok(reached)
+        Ok(reached.into_iter().map(UvPackage::to_locked).collect())
     }
 
     /// The project itself and the workspace members and path dependencies it needs in
-    /// `env`, when uv would build and install them (see [`LockedPackage::local_directory`]).
+    /// `env`, when uv would build and install them (see [`UvPackage::local_directory`]).
     pub fn local_packages(
         &self,
         project: &Project,
         env: &MarkerEnvironment,
         selection: &Selection,
-    ) -> Result<Vec<&LockedPackage>> {
+    ) -> Result<Vec<LockedPackage>> {
         let root = self.root(project)?;
         let mut start: Vec<&LockedDependency> = root.dependencies.iter().collect();
         for extra in selection.extras(project)? {
@@ -278,6 +267,7 @@ impl UvLock {
         Ok(std::iter::once(root)
             .chain(self.closure(start, env)?)
             .filter(|p| p.local_directory().is_some() && seen.insert(normalize(&p.name)))
+            .map(UvPackage::to_locked)
             .collect())
     }
 
@@ -309,7 +299,7 @@ impl UvLock {
         &'a self,
         start: Vec<&'a LockedDependency>,
         env: &MarkerEnvironment,
-    ) -> Result<Vec<&'a LockedPackage>> {
+    ) -> Result<Vec<&'a UvPackage>> {
         let mut queue: VecDeque<&LockedDependency> = start.into_iter().collect();
         let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
         let mut extras_seen: BTreeSet<(String, String)> = BTreeSet::new();
@@ -336,7 +326,7 @@ impl UvLock {
         Ok(needed)
     }
 
-    fn find(&self, dep: &LockedDependency) -> Result<&LockedPackage> {
+    fn find(&self, dep: &LockedDependency) -> Result<&UvPackage> {
         let wanted = normalize(&dep.name);
         self.packages
             .iter()

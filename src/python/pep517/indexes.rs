@@ -86,6 +86,7 @@ mod tests {
             url: url.to_owned(),
             default,
             explicit,
+            variables: "UV_INDEX",
         }
     }
 

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::indexes::BuildIndexes;
 use super::{Batch, Builder, BuiltWheel};
-use crate::python::lock::{LockedPackage, Selection, UvLock};
+use crate::python::lock::{Lock, LockedPackage, Selection};
 use crate::python::project::Project;
 use crate::python::source::SourceFiles;
 use crate::python::target::Target;
@@ -28,7 +28,7 @@ const LEFTOVERS: &[&str] = &["build/", "dist/"];
 /// first when it has a build system; virtual ones (uv installs nothing for them) are
 /// run from their source instead.
 pub fn build(
-    lock: &UvLock,
+    lock: &Lock,
     project: &Project,
     selection: &Selection,
     target: &Target,
@@ -99,7 +99,7 @@ struct Local {
 
 impl Local {
     fn read(package: &LockedPackage, project: &Project) -> Result<Local> {
-        let relative = package.local_directory().unwrap_or(".");
+        let relative = package.directory.as_deref().unwrap_or(".");
         let dir = project.lock_dir().join(relative);
         let dir = dir.canonicalize().with_context(|| {
             format!(
