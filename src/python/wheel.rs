@@ -570,7 +570,7 @@ wheels = [{{ url = "https://example.invalid/srconly-1.0-cp312-cp312-manylinux_2_
         let local: LockedPackage = toml::from_str(&format!(
             r#"name = "cext"
 version = "0.1.0"
-source = {{ path = "vendor/cext-0.1.0.tar.gz" }}
+path = "vendor/cext-0.1.0.tar.gz"
 sdist = {{ hash = "{hash}" }}"#
         ))
         .unwrap();
