@@ -23,7 +23,7 @@ use crate::transport::{Destination, PushTarget};
 ///
 ///   pyship build --load
 ///   pyship build path/to/service --push ghcr.io/acme/api:sha-1234abc
-///   pyship build --push ghcr.io/acme/api:sha-1234abc --sign-key cosign.key
+///   pyship build --push ghcr.io/acme/api:sha-1234abc --sign-key key.pem
 ///   pyship build --push ghcr.io/acme/api    (tags sha-<commit>, the branch, the release)
 ///   pyship build path/to/workspace --package api --load
 ///   pyship build --base python:3.12-slim --output oci:out/image

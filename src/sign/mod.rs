@@ -32,8 +32,8 @@ use bundle::Bundle;
 /// attached as an OCI 1.1 referrer, through the referrers tag schema on registries
 /// without the referrers API. Keyless signing is not done here. Examples:
 ///
-///   pyship sign 127.0.0.1:5000/team/api:sha-1234abc --key cosign.key
-///   pyship verify 127.0.0.1:5000/team/api@sha256:… --public-key cosign.pub --static-only
+///   pyship sign 127.0.0.1:5000/team/api:sha-1234abc --key key.pem
+///   pyship verify 127.0.0.1:5000/team/api@sha256:… --public-key key.pub --static-only
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct SignArgs {
