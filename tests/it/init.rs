@@ -961,6 +961,9 @@ fn bad_inputs_give_one_line_that_says_what_to_add() {
         })
         .collect();
     std::fs::write(no_server.path().join("requirements.txt"), without_gunicorn).unwrap();
+    // Without gunicorn in pyproject.toml too: else the requirements file is stale.
+    let pyproject = read(no_server.path(), "pyproject.toml").replace(", \"gunicorn\"", "");
+    std::fs::write(no_server.path().join("pyproject.toml"), pyproject).unwrap();
     refuses(no_server.path(), &[], &["gunicorn is not a dependency"]);
 }
 
