@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Build, lint and verify production container images for Python web services.
 #[derive(Debug, Parser)]
@@ -19,6 +19,14 @@ enum Command {
     Init(crate::init::InitArgs),
     Lint(crate::lint::LintArgs),
     Verify(crate::verify::VerifyArgs),
+    Promote(crate::promote::PromoteArgs),
+    Cache(crate::cache::CacheArgs),
+    /// Print a completion script for a shell, e.g. `pyship completions bash >
+    /// ~/.local/share/bash-completion/completions/pyship`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs the command line and maps the outcome to the process exit code:
@@ -30,6 +38,12 @@ pub fn main() -> ExitCode {
         Command::Init(args) => crate::init::run(args),
         Command::Lint(args) => crate::lint::run(args),
         Command::Verify(args) => crate::verify::run(args),
+        Command::Promote(args) => crate::promote::run(args),
+        Command::Cache(args) => crate::cache::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "pyship", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

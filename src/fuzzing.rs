@@ -35,7 +35,7 @@ pub fn uv_lock(text: &str) {
         target.tags(),
     ) {
         for package in &packages {
-            let _ = crate::python::wheel::choose(package, &tags, &target);
+            let _ = crate::python::wheel::choose(package, &tags, &target, dir.path());
         }
     }
 }
@@ -138,6 +138,7 @@ pub fn wheel(bytes: &[u8]) {
         sha256: crate::store::Digest::of(bytes),
         size: None,
         index: None,
+        kind: crate::python::wheel::ArtifactKind::Wheel,
     };
     let venv = crate::python::venv::Venv::new(crate::contract::VENV_DIR, "3.11");
     let mut tree = Tree::new();

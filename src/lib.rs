@@ -4,6 +4,7 @@
 //! is the map of the modules below.
 
 mod build;
+mod cache;
 pub mod cli;
 pub mod contract;
 pub mod dockerfile;
@@ -14,6 +15,7 @@ pub mod fuzzing;
 mod init;
 pub mod lint;
 mod oci;
+mod promote;
 mod python;
 mod secrets;
 mod store;

@@ -1,7 +1,7 @@
 //! `pyship build`'s command line, as typed: flags and `PYSHIP_*` variables, before
 //! anything is checked against the project.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::Result;
@@ -10,24 +10,33 @@ use clap::Args;
 use crate::oci::Reference;
 use crate::python::lock::Selection;
 use crate::python::project::Project;
-use crate::transport::Destination;
+use crate::transport::{Destination, PushTarget};
 
-/// Build a production image from a uv-locked Python service, without a Docker daemon.
+/// Build a production image from a locked Python service, without a Docker daemon.
 ///
-/// Reads pyproject.toml and uv.lock, installs the locked runtime dependencies (never dev
-/// groups) from wheels for the target platform, adds the project's files, and writes a
+/// Reads pyproject.toml and its lock (uv.lock, poetry.lock or pinned requirements files),
+/// installs the locked runtime dependencies (never dev groups) from wheels for the target
+/// platform (source-only ones built into wheels with the host's python3 and pip), installs
+/// the project itself when it has a build system, adds the project's files, and writes a
 /// reproducible image that runs as the non-root user `app` (UID 1001) with an exec-form
 /// command. Examples:
 ///
 ///   pyship build --load
 ///   pyship build path/to/service --push ghcr.io/acme/api:sha-1234abc
+///   pyship build --push ghcr.io/acme/api    (tags sha-<commit>, the branch, the release)
+///   pyship build path/to/workspace --package api --load
 ///   pyship build --base python:3.12-slim --output oci:out/image
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct BuildArgs {
-    /// The service's directory (holding pyproject.toml and uv.lock).
+    /// The service's directory (holding pyproject.toml and its lock: uv.lock, poetry.lock
+    /// or requirements.txt), or a member of a uv workspace whose root holds uv.lock.
     #[arg(default_value = ".")]
     pub path: PathBuf,
+
+    /// Build this member of the uv workspace PATH is in, as uv's --package does.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 
     /// Base image: a registry reference (tag or digest), oci:DIR[:TAG] or docker-archive:FILE.
     /// Default: [tool.pyship] base, else python:X.Y-slim for the project's Python.
@@ -50,9 +59,16 @@ pub struct BuildArgs {
     #[arg(long)]
     pub load: bool,
 
-    /// Push the image to a registry, e.g. 127.0.0.1:5000/team/api:sha-abc123.
+    /// Push the image to a registry, e.g. 127.0.0.1:5000/team/api:sha-abc123. A repository
+    /// without a tag gets the tags docker/metadata-action would give it from git:
+    /// sha-<full commit>, the branch (`feature/x` as `feature-x`), and X.Y.Z for a
+    /// vX.Y.Z tag on HEAD (a pre-release keeps its suffix).
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+
+    /// Push the sha-<commit> tag even when tracked files differ from the commit.
+    #[arg(long, requires = "push")]
+    pub allow_dirty: bool,
 
     /// Image name and tag for --load and the outputs (default: the project name, tag latest).
     #[arg(long, short = 't', value_name = "NAME[:TAG]")]
@@ -112,8 +128,9 @@ impl BuildArgs {
         }
     }
 
-    /// Where the image goes: each `--output`, then `--load`, then `--push`.
-    pub fn destinations(&self) -> Result<Vec<Destination>> {
+    /// Where the image goes: each `--output`, then `--load`, then `--push` (tagged from
+    /// the git checkout around `root` when it names no tag or digest).
+    pub fn destinations(&self, root: &Path) -> Result<Vec<Destination>> {
         let mut destinations: Vec<Destination> = self
             .outputs
             .iter()
@@ -123,7 +140,13 @@ impl BuildArgs {
             destinations.push(Destination::Load);
         }
         if let Some(reference) = &self.push {
-            destinations.push(Destination::Push(Reference::from_str(reference)?));
+            let reference = Reference::from_str(reference)?;
+            let tags = match (&reference.tag, &reference.digest) {
+                (Some(tag), _) => vec![tag.clone()],
+                (None, Some(_)) => Vec::new(),
+                (None, None) => super::tags::from_git(root, self.allow_dirty)?,
+            };
+            destinations.push(Destination::Push(PushTarget::new(&reference, tags)));
         }
         Ok(destinations)
     }

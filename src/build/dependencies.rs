@@ -15,11 +15,12 @@ use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
 use crate::python::interpreter;
 use crate::python::lock::{Lock, Selection, normalize};
+use crate::python::pep517;
 use crate::python::project::Project;
 use crate::python::simple_api::Finder;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
-use crate::python::wheel::{self, WheelChoice};
+use crate::python::wheel::{self, ArtifactKind, WheelChoice};
 use crate::store::{Cache, Progress};
 use crate::transport::ResolvedImage;
 
@@ -53,7 +54,7 @@ impl Dependencies {
         let packages = inputs.finder.locate(packages, &target.python_full)?;
         let wheels = packages
             .iter()
-            .map(|p| wheel::choose(p, &tags, &target))
+            .map(|p| wheel::choose(p, &tags, &target, project.lock_dir()))
             .collect::<Result<Vec<_>>>()?;
         let installed = packages.iter().map(|p| normalize(&p.name)).collect();
         Ok(Dependencies {
@@ -90,6 +91,7 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
         let layer = layer(
             &deps,
+            inputs.lock.unresolved_file().as_deref(),
             &project.indexes,
             inputs.cache,
             inputs.client,
@@ -105,8 +107,10 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)
     std::thread::scope(|scope| {
         let scan = scope.spawn(|| base.facts(inputs.cache, inputs.progress));
         // A failed guess only costs the head start: the real target decides below.
+        // Sdists are built once, for the real target, not for a guess.
         let guess = predicted_target(base, project, platform)
             .and_then(|target| Dependencies::resolve(inputs, target).ok())
+            .filter(|deps| deps.wheels.iter().all(|w| w.kind == ArtifactKind::Wheel))
             .and_then(|deps| build(deps).ok());
         let facts = scan
             .join()
@@ -162,9 +166,11 @@ fn real_target(
 }
 
 /// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
-/// lock reuses the layer without touching a wheel.
+/// lock reuses the layer without touching a wheel. A lock no resolver wrote
+/// (`unresolved` names it) is first checked to hold everything its packages need.
 fn layer(
     deps: &Dependencies,
+    unresolved: Option<&str>,
     indexes: &[crate::python::index::NamedIndex],
     cache: &Cache,
     client: &Client,
@@ -190,9 +196,14 @@ fn layer(
         return Ok(layer);
     }
     crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
+    let wheels = pep517::sdist::built(&deps.wheels, &deps.target, indexes, cache, progress)?;
+    if let Some(file) = unresolved {
+        let env = deps.target.marker_environment();
+        crate::python::requires::ensure_complete(&wheels, cache, &env, file)?;
+    }
     let mut tree = Tree::new();
-    let task = progress.items(deps.wheels.len() as u64, "installing wheels");
-    for choice in &deps.wheels {
+    let task = progress.items(wheels.len() as u64, "installing wheels");
+    for choice in &wheels {
         wheel::install(&cache.blob_path(&choice.sha256), choice, &venv, &mut tree)
             .with_context(|| format!("cannot install {} {}", choice.package, choice.version))?;
         task.inc(1);

@@ -1,6 +1,7 @@
 //! pyship's own layers, above the base's: the runtime layer (the `app` user and the
 //! venv's links to the base's interpreter) and the project layer (the service's files,
-//! installed as a distribution). The dependency layer is `dependencies.rs`'s.
+//! and the wheels of the project and the workspace members it needs, built from that
+//! source). The dependency layer is `dependencies.rs`'s.
 
 use anyhow::{Context, Result, bail};
 
@@ -9,6 +10,7 @@ use crate::contract::{APP_DIR, APP_HOME, APP_UID, APP_USER};
 use crate::oci::facts::BaseFacts;
 use crate::oci::layer::{Content, Entry, Layer, Tree};
 use crate::python::venv::Venv;
+use crate::python::wheel;
 use crate::store::Cache;
 
 /// What ties the image to its base: `/etc/passwd` and `/etc/group` with the `app` user
@@ -123,14 +125,20 @@ pub fn project(plan: &Plan, venv: &Venv, cache: &Cache) -> Result<Layer> {
         };
         tree.insert(&dest, entry)?;
     }
-    project_install(plan, venv, &mut tree)?;
+    for choice in &plan.local {
+        wheel::install(&cache.blob_path(&choice.sha256), choice, venv, &mut tree)
+            .with_context(|| format!("cannot install {} {}", choice.package, choice.version))?;
+    }
+    if !plan.project_is_built() {
+        run_from_source(plan, venv, &mut tree)?;
+    }
     tree.write_layer(cache, plan.epoch)
 }
 
-/// The project as an installed distribution: a `.pth` putting its code on `sys.path`,
-/// its metadata, and its console scripts; only the `.pth` for a project that says it is
-/// not a package.
-fn project_install(plan: &Plan, venv: &Venv, tree: &mut Tree) -> Result<()> {
+/// A project pyship does not build into a wheel, as an installed distribution all the
+/// same: a `.pth` putting its code in /app on `sys.path`, its metadata and its console
+/// scripts; only the `.pth` for a project that says it is not a package.
+fn run_from_source(plan: &Plan, venv: &Venv, tree: &mut Tree) -> Result<()> {
     let project = &plan.project;
     let dist = project.name.replace(['-', '.'], "_");
     let version = project.version.clone().unwrap_or_else(|| "0".into());

@@ -8,6 +8,7 @@ mod git;
 mod layers;
 mod plan;
 pub mod summary;
+mod tags;
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -23,10 +24,10 @@ use crate::contract::{APP_DIR, VENV_DIR, user_spec};
 use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
-use crate::python::interpreter;
 use crate::python::lock::Lock;
-use crate::python::project::Project;
 use crate::python::simple_api::Finder;
+use crate::python::workspace;
+use crate::python::{interpreter, pep517};
 use crate::store::{Cache, Progress};
 use crate::transport::{Destination, ImageSource, ResolvedImage};
 
@@ -41,14 +42,14 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let progress = Progress::new(args.quiet || args.format == Format::Json);
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
-    let project = Project::read(&args.path)?;
+    let project = workspace::project(&args.path, args.package.as_deref())?;
     let lock = Lock::read(&project, args.lockfile.as_deref())?;
     lock.ensure_fresh(&project)?;
 
-    let destinations = args.destinations()?;
+    let destinations = args.destinations(&project.root)?;
     for destination in &destinations {
-        if let Destination::Push(reference) = destination {
-            crate::transport::registry::pushing_to(&reference.registry);
+        if let Destination::Push(target) = destination {
+            crate::transport::registry::pushing_to(&target.repository.registry);
         }
     }
     let platform = ImagePlatform::from_str(
@@ -79,7 +80,8 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         client: &client,
         progress: &progress,
     })?;
-    let plan = Plan::new(project, &facts, deps, &args, destinations)?;
+    let local = pep517::local::build(&lock, &project, &selection, &deps.target, &cache, &progress)?;
+    let plan = Plan::new(project, &facts, deps, local, &args, destinations)?;
     progress.line(&format!(
         "python  {} ({})",
         plan.interpreter.path, plan.deps.target
@@ -113,13 +115,14 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             layer: layers::project(&plan, &venv, &cache)?,
             role: LayerRole::Project,
             created_by: format!(
-                "pyship: {} project files into {APP_DIR}",
-                plan.files.files().len()
+                "pyship: {} project files into {APP_DIR}, {} local packages into {VENV_DIR}",
+                plan.files.files().len(),
+                plan.local.len()
             ),
         },
     ];
     let image = config::assemble(&plan, &base, &own, &cache)?;
-    let written = write(
+    let (written, tagged) = write(
         &plan,
         &image,
         &base,
@@ -135,13 +138,16 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         Format::Human => {}
         Format::Json => println!(
             "{}",
-            serde_json::to_string(&BuildSummary::new(&plan, &base, &image, &own, written))?
+            serde_json::to_string(&BuildSummary::new(
+                &plan, &base, &image, &own, written, tagged
+            ))?
         ),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Sends the image to every destination, printing each pinned reference as it lands.
+/// Sends the image to every destination, printing each pinned reference as it lands
+/// and then the references it was tagged under. Returns both kinds.
 fn write(
     plan: &Plan,
     image: &Image,
@@ -150,13 +156,13 @@ fn write(
     client: &reqwest::blocking::Client,
     progress: &Progress,
     format: Format,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     // A push to the base's own registry mounts the base's layers; every other
     // destination needs their bytes.
     let needs_base_bytes = plan.destinations.iter().any(|d| match d {
-        Destination::Push(r) => base
+        Destination::Push(target) => base
             .registry_reference()
-            .is_none_or(|b| b.registry != r.registry),
+            .is_none_or(|b| b.registry != target.repository.registry),
         _ => true,
     });
     if needs_base_bytes {
@@ -165,13 +171,17 @@ fn write(
     if plan.destinations.is_empty() {
         progress.line("no output requested: pass --load, --push REF or --output oci:DIR; the image is in the cache");
     }
-    let mut written = Vec::new();
+    let (mut written, mut tagged) = (Vec::new(), Vec::new());
     for destination in &plan.destinations {
-        let pinned = destination.write(image, base, &plan.tag, cache, client, progress)?;
+        let lines = destination.write(image, base, &plan.tag, cache, client, progress)?;
         if format == Format::Human {
-            println!("{pinned}");
+            for line in &lines {
+                println!("{line}");
+            }
         }
-        written.push(pinned);
+        let mut lines = lines.into_iter();
+        written.extend(lines.next());
+        tagged.extend(lines);
     }
-    Ok(written)
+    Ok((written, tagged))
 }

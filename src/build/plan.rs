@@ -13,14 +13,19 @@ use crate::oci::Reference;
 use crate::oci::facts::{BaseFacts, Interpreter};
 use crate::python::entrypoint::{self, Entrypoint};
 use crate::python::interpreter;
+use crate::python::lock::normalize;
 use crate::python::project::Project;
 use crate::python::source::SourceFiles;
+use crate::python::wheel::WheelChoice;
 use crate::transport::Destination;
 
 pub struct Plan {
     pub project: Project,
     pub interpreter: Interpreter,
     pub deps: Dependencies,
+    /// The project (when it has a build system) and the workspace members and path
+    /// dependencies it needs, built into wheels for the project layer.
+    pub local: Vec<WheelChoice>,
     pub files: SourceFiles,
     pub entrypoint: Entrypoint,
     pub port: u16,
@@ -36,6 +41,7 @@ impl Plan {
         project: Project,
         facts: &BaseFacts,
         deps: Dependencies,
+        local: Vec<WheelChoice>,
         args: &BuildArgs,
         destinations: Vec<Destination>,
     ) -> Result<Plan> {
@@ -50,7 +56,7 @@ impl Plan {
             port,
         )?;
         let pushed = destinations.iter().find_map(|d| match d {
-            Destination::Push(r) => Some(r.clone()),
+            Destination::Push(target) => Some(target.first_reference()),
             _ => None,
         });
         let tag = match (&args.tag, pushed) {
@@ -63,11 +69,21 @@ impl Plan {
             project,
             interpreter,
             deps,
+            local,
             files,
             entrypoint,
             port,
             destinations,
             tag,
         })
+    }
+}
+
+impl Plan {
+    /// True when the project is installed from its own wheel; otherwise (a virtual
+    /// project, in uv's words) it runs from its source in /app.
+    pub fn project_is_built(&self) -> bool {
+        let name = normalize(&self.project.name);
+        self.local.iter().any(|w| normalize(&w.package) == name)
     }
 }

@@ -6,13 +6,18 @@ use serde::{Deserialize, Serialize};
 use super::OwnLayer;
 use super::plan::Plan;
 use crate::oci::image::Image;
+use crate::python::wheel::ArtifactKind;
 use crate::transport::ResolvedImage;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BuildSummary {
     pub image: String,
     pub digest: String,
+    /// Each destination's pinned reference (`…@sha256:…`).
     pub outputs: Vec<String>,
+    /// The tagged references a push set (`repository:tag`), in order.
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub base: BaseSummary,
     pub python: PythonSummary,
     pub platform: String,
@@ -38,7 +43,23 @@ pub struct PythonSummary {
 pub struct PackageSummary {
     pub name: String,
     pub version: String,
+    /// The file the lock gives: a wheel, or the sdist built into one.
     pub wheel: String,
+    #[serde(default)]
+    pub from: PackageOrigin,
+}
+
+/// Where an installed package came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageOrigin {
+    /// A wheel from an index (or a path the lock gives).
+    #[default]
+    Wheel,
+    /// An sdist, built into a wheel.
+    Sdist,
+    /// The project or a workspace member or path dependency, built from its source tree.
+    Local,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,11 +89,13 @@ impl BuildSummary {
         image: &Image,
         own: &[OwnLayer],
         outputs: Vec<String>,
+        tags: Vec<String>,
     ) -> BuildSummary {
         BuildSummary {
             image: plan.tag.to_string(),
             digest: image.manifest_digest.to_string(),
             outputs,
+            tags,
             base: BaseSummary {
                 name: base.name.clone(),
                 digest: base.manifest_digest.to_string(),
@@ -87,10 +110,13 @@ impl BuildSummary {
                 .deps
                 .wheels
                 .iter()
-                .map(|w| PackageSummary {
+                .map(|w| (w, PackageOrigin::from(w.kind)))
+                .chain(plan.local.iter().map(|w| (w, PackageOrigin::Local)))
+                .map(|(w, from)| PackageSummary {
                     name: w.package.clone(),
                     version: w.version.clone(),
                     wheel: w.filename.clone(),
+                    from,
                 })
                 .collect(),
             layers: own
@@ -108,5 +134,14 @@ impl BuildSummary {
     /// The layer that holds `role`, if the build wrote one.
     pub fn layer(&self, role: LayerRole) -> Option<&LayerSummary> {
         self.layers.iter().find(|l| l.role == role)
+    }
+}
+
+impl From<ArtifactKind> for PackageOrigin {
+    fn from(kind: ArtifactKind) -> PackageOrigin {
+        match kind {
+            ArtifactKind::Wheel => PackageOrigin::Wheel,
+            ArtifactKind::Sdist => PackageOrigin::Sdist,
+        }
     }
 }

@@ -11,7 +11,7 @@ mod kubernetes;
 mod lockfile;
 mod pin;
 mod service;
-mod workflow;
+pub(crate) mod workflow;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,7 @@ use service::{InitConfig, Service};
 ///   pyship init --diff
 ///   pyship init --print dockerfile --base python:3.12-slim
 ///   pyship init --kubernetes --image ghcr.io/acme/api:sha-1234abc
+///   pyship init --only workflow --ci pyship
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct InitArgs {
@@ -97,6 +98,12 @@ pub struct InitArgs {
     /// Do not ask registries for digests; images stay at their tags.
     #[arg(long)]
     pub offline: bool,
+
+    /// What builds the image in the CI workflow: `docker` (BuildKit and the Dockerfile)
+    /// or `pyship` (no Dockerfile or daemon; SBOM, provenance, signature, promotion by
+    /// digest). Default: [tool.pyship.init] ci, else docker.
+    #[arg(long, value_enum)]
+    pub ci: Option<workflow::Ci>,
 }
 
 /// One file `pyship init` can write.
@@ -145,7 +152,13 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     };
     let rendered: Vec<(Artefact, String)> = selected
         .iter()
-        .map(|&artefact| (artefact, render(artefact, &service, deployed.as_deref())))
+        .map(|&artefact| {
+            let ci = args.ci.or(config.ci).unwrap_or_default();
+            (
+                artefact,
+                render(artefact, &service, deployed.as_deref(), ci),
+            )
+        })
         .collect();
 
     if args.print.is_some() {
@@ -192,12 +205,17 @@ fn deployed_image(
     Ok(pinned.by_digest().expect("require_digest gives a digest"))
 }
 
-fn render(artefact: Artefact, service: &Service, deployed: Option<&str>) -> String {
+fn render(
+    artefact: Artefact,
+    service: &Service,
+    deployed: Option<&str>,
+    ci: workflow::Ci,
+) -> String {
     match artefact {
         Artefact::Dockerfile => dockerfile::render(service),
         Artefact::Dockerignore => dockerignore::render(),
         Artefact::Compose => compose::render(service),
-        Artefact::Workflow => workflow::render(),
+        Artefact::Workflow => workflow::render(ci),
         Artefact::Kubernetes => {
             kubernetes::render(service, deployed.expect("resolved when selected"))
         }

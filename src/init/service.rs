@@ -27,6 +27,7 @@ pub struct InitConfig {
     pub kubernetes: Option<bool>,
     pub image: Option<String>,
     pub lockfile: Option<String>,
+    pub ci: Option<super::workflow::Ci>,
 }
 
 impl InitConfig {

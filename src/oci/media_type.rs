@@ -11,6 +11,12 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
+/// Artifacts that refer to an image (OCI 1.1 referrers), by their `artifactType`:
+/// SBOMs in CycloneDX or SPDX JSON, and signatures as Sigstore bundles.
+pub const SBOM_CYCLONEDX: &str = "application/vnd.cyclonedx+json";
+pub const SBOM_SPDX: &str = "application/spdx+json";
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
 /// The `oci-layout` file of an OCI image layout.
 pub const OCI_LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 

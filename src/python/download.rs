@@ -1,5 +1,5 @@
-//! Fetching locked wheels into the cache: in parallel, each verified against the hash
-//! the lock recorded before it is kept, with the index's login (see `index`) sent to
+//! Fetching locked wheels and sdists into the cache: in parallel, each verified against
+//! the hash the lock recorded before it is kept (files the lock gives by path too), with the index's login (see `index`) sent to
 //! that index's host only. Transient failures are retried and broken downloads
 //! resumed (`store::http::download`); what still fails is told apart: a network
 //! failure names the host, only whole wrong bytes are called a hash mismatch. No
@@ -33,7 +33,7 @@ pub fn wheels(
         return Ok(());
     }
     let total = missing.iter().map(|w| w.size.unwrap_or(0)).sum();
-    let task = progress.bytes(total, &format!("downloading {} wheels", missing.len()));
+    let task = progress.bytes(total, &format!("downloading {} files", missing.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(PARALLEL)
         .build()?;
@@ -53,6 +53,13 @@ fn fetch(
     client: &Client,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
+    if let Some(path) = reqwest::Url::parse(&wheel.url)
+        .ok()
+        .filter(|url| url.scheme() == "file")
+        .and_then(|url| url.to_file_path().ok())
+    {
+        return import(wheel, &path, cache);
+    }
     let download = Download::new(&wheel.url, wheel.index.as_deref(), indexes)?;
     let host = http::host(download.url.as_str());
     let request = || {
@@ -94,4 +101,21 @@ fn fetch(
         ),
         DownloadError::Cache(err) => err.context(format!("cannot store {name} in the cache")),
     })
+}
+
+/// A file the lock gives by path (`source = { path = … }`), checked against its hash
+/// like a download.
+fn import(wheel: &WheelChoice, path: &std::path::Path, cache: &Cache) -> Result<()> {
+    let name = &wheel.filename;
+    match cache.import_file(path, Some(&wheel.sha256)) {
+        Ok(_) => Ok(()),
+        Err(err) if err.is::<crate::store::cache::DigestMismatch>() => Err(anyhow::anyhow!(
+            "{} does not match the hash in uv.lock ({err}): the file changed since it was locked; run `uv lock` and review the change",
+            path.display()
+        )),
+        Err(err) => Err(err.context(format!(
+            "cannot read {name}, locked at {}: restore it or run `uv lock`",
+            path.display()
+        ))),
+    }
 }

@@ -22,6 +22,12 @@ pub struct NamedIndex {
     /// uv allows an index without a name; it has no variables then.
     pub name: Option<String>,
     pub url: String,
+    /// Replaces PyPI as the index of last resort.
+    #[serde(default)]
+    pub default: bool,
+    /// Used only by packages `[tool.uv.sources]` pins to it.
+    #[serde(default)]
+    pub explicit: bool,
     /// What the login variables' names start with: uv's unless Poetry declared it.
     #[serde(skip, default = "uv_variables")]
     pub variables: &'static str,
@@ -280,6 +286,8 @@ mod tests {
         let indexes = [NamedIndex {
             name: Some("pyship-test-source".to_owned()),
             url: "https://pypi.corp.example/simple/".to_owned(),
+            default: false,
+            explicit: false,
             variables: POETRY_VARIABLES,
         }];
         let download = Download::new(

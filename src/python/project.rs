@@ -7,7 +7,7 @@
 //! named after `[tool.poetry] name` or its directory, and its Python comes from
 //! `.python-version`, Poetry's `python` dependency or Heroku's `runtime.txt`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -45,6 +45,11 @@ pub struct Project {
     /// False when `[tool.poetry] package-mode = false`: the project is no distribution,
     /// only its dependencies are installed, and it runs from its source in /app.
     pub package: bool,
+    /// Names with a `[tool.uv.sources]` entry, as written: uv locks them by that source
+    /// (a workspace member, a path, git), not by the version asked for.
+    pub uv_sources: BTreeSet<String>,
+    /// The root of the uv workspace the project is a member of, where its `uv.lock` is.
+    pub workspace_root: Option<PathBuf>,
     pub config: PyshipConfig,
 }
 
@@ -144,6 +149,8 @@ struct UvTable {
     dev_dependencies: Vec<String>,
     #[serde(default)]
     index: Vec<NamedIndex>,
+    #[serde(default)]
+    sources: BTreeMap<String, toml::Value>,
 }
 
 impl Project {
@@ -228,9 +235,16 @@ impl Project {
                 .into_iter()
                 .chain(poetry_sources(parsed.tool.poetry.as_ref()))
                 .collect(),
+            uv_sources: uv.sources.into_keys().collect(),
+            workspace_root: None,
             package,
             config: parsed.tool.pyship.unwrap_or_default(),
         })
+    }
+
+    /// The directory holding the project's `uv.lock`: its own, or its workspace's root.
+    pub fn lock_dir(&self) -> &Path {
+        self.workspace_root.as_deref().unwrap_or(&self.root)
     }
 
     /// The image name used when the user gives none: the project name, lowercased, with
@@ -310,6 +324,8 @@ fn poetry_sources(poetry: Option<&PoetryTable>) -> Vec<NamedIndex> {
             Some(NamedIndex {
                 name: Some(source.name.clone()),
                 url: source.url.clone()?,
+                default: false,
+                explicit: false,
                 variables: POETRY_VARIABLES,
             })
         })
@@ -328,7 +344,7 @@ fn directory_name(root: &Path) -> String {
 }
 
 /// Reads `.python-version`: the first non-comment line, such as `3.12` or `3.12.4`.
-fn read_python_pin(root: &Path) -> Result<Option<Version>> {
+pub(crate) fn read_python_pin(root: &Path) -> Result<Option<Version>> {
     let path = root.join(".python-version");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);

@@ -20,22 +20,38 @@ use crate::python::target::Target;
 use crate::python::venv::Venv;
 use crate::store::Digest;
 
-/// The wheel chosen for one locked package.
+/// The file chosen for one locked package: its most specific wheel for the target, or
+/// when it has none, its sdist to build into one (`pep517::sdist`).
 #[derive(Debug, Clone)]
 pub struct WheelChoice {
     pub package: String,
     pub version: String,
     pub filename: String,
+    /// Where it is fetched from: an index URL, or a `file:` URL for a local path.
     pub url: String,
     pub sha256: Digest,
     pub size: Option<u64>,
     /// The index the lock took the package from (`source = { registry = … }`), whose
     /// login the download may use.
     pub index: Option<String>,
+    pub kind: ArtifactKind,
 }
 
-/// Picks the most specific compatible wheel of `package` for `tags`.
-pub fn choose(package: &LockedPackage, tags: &Tags, target: &Target) -> Result<WheelChoice> {
+/// What kind of distribution a [`WheelChoice`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Wheel,
+    Sdist,
+}
+
+/// Picks the most specific compatible wheel of `package` for `tags`, else its sdist.
+/// Local paths in the lock are relative to `lock_dir`.
+pub fn choose(
+    package: &LockedPackage,
+    tags: &Tags,
+    target: &Target,
+    lock_dir: &Path,
+) -> Result<WheelChoice> {
     let mut best: Option<(TagCompatibility, &Artifact, &str)> = None;
     let mut offered = Vec::new();
     for artifact in &package.wheels {
@@ -61,16 +77,30 @@ pub fn choose(package: &LockedPackage, tags: &Tags, target: &Target) -> Result<W
             best = Some((compat, artifact, filename));
         }
     }
-    let Some((_, artifact, filename)) = best else {
-        return Err(no_wheel_error(package, &offered, target));
+    let (artifact, filename, kind) = match (best, &package.sdist) {
+        (Some((_, artifact, filename)), _) => (artifact, filename.to_owned(), ArtifactKind::Wheel),
+        (None, Some(sdist)) => {
+            let filename = sdist
+                .filename()
+                .or_else(|| source_path(package)?.rsplit('/').next())
+                .with_context(|| {
+                    format!(
+                        "{} {}: uv.lock gives its sdist no file name: run `uv lock`",
+                        package.name,
+                        package.version_str()
+                    )
+                })?;
+            (sdist, filename.to_owned(), ArtifactKind::Sdist)
+        }
+        (None, None) => return Err(no_wheel_error(package, &offered, target)),
     };
-    let Some(url) = artifact.url.clone() else {
-        bail!(
-            "{} {}: the lock gives {filename} without a URL; pyship installs wheels from an index: run `uv lock`",
+    let url = location(package, artifact, lock_dir).with_context(|| {
+        format!(
+            "{} {}: the lock gives {filename} without a URL or path: run `uv lock`",
             package.name,
             package.version_str()
-        );
-    };
+        )
+    })?;
     let hash = artifact.hash.as_deref().with_context(|| {
         format!("{} {}: uv.lock has no hash for {filename}, so it cannot be verified: run `uv lock --refresh`", package.name, package.version_str())
     })?;
@@ -84,24 +114,36 @@ pub fn choose(package: &LockedPackage, tags: &Tags, target: &Target) -> Result<W
     Ok(WheelChoice {
         package: package.name.clone(),
         version: package.version_str().to_owned(),
-        filename: filename.to_owned(),
+        filename,
         url,
         sha256,
         size: artifact.size,
         index: package.index.clone(),
+        kind,
     })
+}
+
+/// Where an artifact is: its URL, else its path or the package's (`source = { path =
+/// … }`, a local wheel or sdist) as a `file:` URL.
+fn location(package: &LockedPackage, artifact: &Artifact, lock_dir: &Path) -> Option<String> {
+    if let Some(url) = &artifact.url {
+        return Some(url.clone());
+    }
+    let path = artifact.path.as_deref().or_else(|| source_path(package))?;
+    reqwest::Url::from_file_path(lock_dir.join(path))
+        .ok()
+        .map(String::from)
+}
+
+fn source_path(package: &LockedPackage) -> Option<&str> {
+    package.path.as_deref()
 }
 
 fn no_wheel_error(package: &LockedPackage, offered: &[String], target: &Target) -> anyhow::Error {
     let name = format!("{} {}", package.name, package.version_str());
     if offered.is_empty() {
-        let why = if package.sdist.is_some() {
-            "it is locked as a source distribution only, and pyship installs wheels without building"
-        } else {
-            "it has no wheels in uv.lock (a git, path or URL source)"
-        };
         return anyhow::anyhow!(
-            "{name}: {why}: pin a version that publishes wheels, or build a wheel and serve it from an index"
+            "{name}: it has neither wheels nor an sdist in uv.lock (a git or URL source): pin a version from an index, or build a wheel and serve it from one"
         );
     }
     let mut tags = offered.to_vec();
@@ -395,6 +437,7 @@ mod tests {
             sha256: Digest::of(b""),
             size: None,
             index: None,
+            kind: ArtifactKind::Wheel,
         }
     }
 
@@ -499,7 +542,9 @@ wheels = [{ url = "https://example.invalid/native-1.0-cp312-cp312-macosx_11_0_ar
         .unwrap();
         let target = Target::bookworm(ImagePlatform::Amd64, "3.11.2").unwrap();
         let tags = target.tags().unwrap();
-        let err = choose(&pkg, &tags, &target).unwrap_err().to_string();
+        let err = choose(&pkg, &tags, &target, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("native 1.0 has no wheel for CPython 3.11"),
             "{err}"
@@ -508,17 +553,36 @@ wheels = [{ url = "https://example.invalid/native-1.0-cp312-cp312-macosx_11_0_ar
     }
 
     #[test]
-    fn sdist_only_is_explained() {
-        let pkg: LockedPackage = toml::from_str(
+    fn without_a_fitting_wheel_the_sdist_is_chosen_from_its_url_or_path() {
+        let hash = format!("sha256:{}", "ab".repeat(32));
+        let pkg: LockedPackage = toml::from_str(&format!(
             r#"name = "srconly"
 version = "1.0"
-sdist = { url = "https://example.invalid/srconly-1.0.tar.gz", hash = "sha256:00" }"#,
-        )
+sdist = {{ url = "https://example.invalid/srconly-1.0.tar.gz", hash = "{hash}" }}
+wheels = [{{ url = "https://example.invalid/srconly-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", hash = "{hash}" }}]"#
+        ))
         .unwrap();
         let target = Target::bookworm(ImagePlatform::Amd64, "3.11.2").unwrap();
         let tags = target.tags().unwrap();
-        let err = choose(&pkg, &tags, &target).unwrap_err().to_string();
-        assert!(err.contains("source distribution only"), "{err}");
+        let choice = choose(&pkg, &tags, &target, Path::new("/lock")).unwrap();
+        assert_eq!(choice.kind, ArtifactKind::Sdist);
+        assert_eq!(choice.filename, "srconly-1.0.tar.gz");
+        let local: LockedPackage = toml::from_str(&format!(
+            r#"name = "cext"
+version = "0.1.0"
+source = {{ path = "vendor/cext-0.1.0.tar.gz" }}
+sdist = {{ hash = "{hash}" }}"#
+        ))
+        .unwrap();
+        let choice = choose(&local, &tags, &target, Path::new("/lock")).unwrap();
+        assert_eq!(choice.url, "file:///lock/vendor/cext-0.1.0.tar.gz");
+        assert_eq!(choice.filename, "cext-0.1.0.tar.gz");
+        let nothing: LockedPackage = toml::from_str("name = \"g\"\nversion = \"1\"").unwrap();
+        let err = choose(&nothing, &tags, &target, Path::new("/lock")).unwrap_err();
+        assert!(
+            err.to_string().contains("neither wheels nor an sdist"),
+            "{err}"
+        );
     }
 
     #[test]

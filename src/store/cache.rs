@@ -4,6 +4,8 @@
 //! interrupted or failed download never leaves a corrupt entry behind; and a blob is
 //! hashed again the first time a run uses it, so one damaged later (a disk error, an
 //! edit through a hard link in an output) is fetched or built again, never shipped.
+//! That first use also marks the blob used now (`usage`), which `pyship cache prune`
+//! goes by, so a prune never removes a blob a running build has found.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -18,6 +20,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::atomic::temp_file_in;
 use super::digest::{Digest, HashingWriter};
+use super::usage::{self, RunMark};
 
 /// Bytes that arrived whole but are not the ones asked for: unlike an I/O error, trying
 /// again will not help, so callers tell the user where the wrong bytes came from.
@@ -41,21 +44,27 @@ pub struct Cache {
     /// Held shared while the cache is open, so a later run can tell whether any other
     /// run is using `tmp/` (it then sweeps only scratch files that are old).
     _in_use: Option<Arc<File>>,
+    /// This run's registration, which keeps prune off what it used since it started.
+    _run: Option<Arc<RunMark>>,
 }
 
 impl Cache {
-    /// Opens the cache at `$PYSHIP_CACHE_DIR`, else `$XDG_CACHE_HOME/pyship`, else `~/.cache/pyship`.
+    /// Opens the cache at [`Cache::default_root`].
     pub fn open() -> Result<Cache> {
-        let root = if let Some(dir) = std::env::var_os("PYSHIP_CACHE_DIR") {
-            PathBuf::from(dir)
+        Cache::at(Cache::default_root()?)
+    }
+
+    /// `$PYSHIP_CACHE_DIR`, else `$XDG_CACHE_HOME/pyship`, else `~/.cache/pyship`.
+    pub fn default_root() -> Result<PathBuf> {
+        if let Some(dir) = std::env::var_os("PYSHIP_CACHE_DIR") {
+            Ok(PathBuf::from(dir))
         } else if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-            PathBuf::from(dir).join("pyship")
+            Ok(PathBuf::from(dir).join("pyship"))
         } else if let Some(home) = std::env::var_os("HOME") {
-            PathBuf::from(home).join(".cache").join("pyship")
+            Ok(PathBuf::from(home).join(".cache").join("pyship"))
         } else {
             bail!("no cache directory: set PYSHIP_CACHE_DIR or HOME");
-        };
-        Cache::at(root)
+        }
     }
 
     pub fn at(root: PathBuf) -> Result<Cache> {
@@ -68,10 +77,12 @@ impl Cache {
             })?;
         }
         let in_use = sweep_scratch(&root);
+        let run = RunMark::register(&root);
         Ok(Cache {
             root,
             checked: Arc::default(),
             _in_use: in_use.map(Arc::new),
+            _run: run.map(Arc::new),
         })
     }
 
@@ -91,7 +102,7 @@ impl Cache {
         if self.is_checked(digest) {
             return path.is_file();
         }
-        let Ok(mut file) = File::open(&path) else {
+        let Some(mut file) = usage::open_used(&self.root, &path) else {
             return false;
         };
         let mut hasher = Sha256::new();
@@ -150,7 +161,7 @@ impl Cache {
             .into());
         }
         tmp.as_file().sync_data().ok();
-        tmp.persist(self.blob_path(&digest))
+        usage::guarded(&self.root, || tmp.persist(self.blob_path(&digest)))
             .map_err(|err| err.error)
             .context("cannot move a finished download into the cache")?;
         self.mark_checked(&digest);
@@ -183,8 +194,14 @@ impl Cache {
 
     /// The blob's bytes, checked against its digest on the way.
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
-        let bytes = fs::read(self.blob_path(digest))
-            .with_context(|| format!("blob {digest} is not in the cache: run the command again"))?;
+        let missing = || format!("blob {digest} is not in the cache: run the command again");
+        let mut file = if self.is_checked(digest) {
+            File::open(self.blob_path(digest)).with_context(missing)?
+        } else {
+            usage::open_used(&self.root, &self.blob_path(digest)).with_context(missing)?
+        };
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut file, &mut bytes).with_context(missing)?;
         if Digest::of(&bytes) != *digest {
             self.discard_damaged(digest);
             bail!("the cached blob {digest} was damaged and is now removed: run the command again");
@@ -204,7 +221,9 @@ impl Cache {
 
     /// A JSON record stored under a key, such as what a base image contains.
     pub fn record<T: DeserializeOwned>(&self, kind: &str, key: &str) -> Option<T> {
-        let text = fs::read(self.root.join("records").join(kind).join(key)).ok()?;
+        let path = self.root.join("records").join(kind).join(key);
+        usage::mark_used(&path);
+        let text = fs::read(&path).ok()?;
         serde_json::from_slice(&text).ok()
     }
 

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod digest;
 pub mod http;
 pub mod progress;
+pub mod usage;
 
 pub use cache::Cache;
 pub use digest::Digest;

@@ -45,7 +45,38 @@ pub enum Destination {
     OciLayout(PathBuf),
     DockerArchive(PathBuf),
     Load,
-    Push(Reference),
+    Push(PushTarget),
+}
+
+/// A repository to push to and the tags to set there: the blobs go up once, then the
+/// manifest under each tag. No tags pushes the manifest by its digest only.
+#[derive(Debug, Clone)]
+pub struct PushTarget {
+    /// The repository (its tag and digest unset).
+    pub repository: Reference,
+    pub tags: Vec<String>,
+}
+
+impl PushTarget {
+    /// `repository` (any tag or digest it carries dropped) with `tags`.
+    pub fn new(repository: &Reference, tags: Vec<String>) -> PushTarget {
+        PushTarget {
+            repository: Reference {
+                tag: None,
+                digest: None,
+                ..repository.clone()
+            },
+            tags,
+        }
+    }
+
+    /// The reference under the first tag, the name the image is given elsewhere.
+    pub fn first_reference(&self) -> Reference {
+        Reference {
+            tag: self.tags.first().cloned(),
+            ..self.repository.clone()
+        }
+    }
 }
 
 /// An image resolved to one platform: the base of a build, or the image `verify` reads.
@@ -126,7 +157,7 @@ impl ImageSource {
 }
 
 impl Destination {
-    /// Writes `image` here; returns the pinned reference to print.
+    /// Writes `image` here; returns the pinned reference to print, then any tagged ones.
     pub fn write(
         &self,
         image: &Image,
@@ -135,25 +166,29 @@ impl Destination {
         cache: &Cache,
         client: &Client,
         progress: &Progress,
-    ) -> Result<String> {
+    ) -> Result<Vec<String>> {
         match self {
             Destination::OciLayout(dir) => {
                 layout::write(dir, image, tag, cache)?;
-                Ok(format!("oci:{}@{}", dir.display(), image.manifest_digest))
+                Ok(vec![format!(
+                    "oci:{}@{}",
+                    dir.display(),
+                    image.manifest_digest
+                )])
             }
             Destination::DockerArchive(file) => {
                 crate::store::atomic::write_file(file, |out| {
                     archive::write(out, image, tag, cache)
                 })?;
-                Ok(format!(
+                Ok(vec![format!(
                     "docker-archive:{}@{}",
                     file.display(),
                     image.manifest_digest
-                ))
+                )])
             }
-            Destination::Load => engine::Engine::detect()?.load(image, tag, cache),
-            Destination::Push(reference) => {
-                registry::push(reference, image, base, cache, client, progress)
+            Destination::Load => Ok(vec![engine::Engine::detect()?.load(image, tag, cache)?]),
+            Destination::Push(target) => {
+                registry::push(target, image, base, cache, client, progress)
             }
         }
     }

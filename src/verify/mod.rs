@@ -123,7 +123,11 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let cache = Cache::open()?;
     let client = crate::store::http::client()?;
     let progress = Progress::new(args.format != report::Format::Human);
-    let project = args.project.as_deref().map(Project::read).transpose()?;
+    let project = args
+        .project
+        .as_deref()
+        .map(|path| crate::python::workspace::project(path, None))
+        .transpose()?;
     let config = verify_config(project.as_ref())?;
     let source = ImageSource::from_str(&args.image).with_context(|| format!("{:?} is not an image (use a registry reference, oci:DIR, docker-archive:FILE or docker:NAME)", args.image))?;
     let platform = ImagePlatform::from_str(&args.platform)?;

@@ -168,12 +168,14 @@ fn wheel_whose_hash_does_not_match_is_refused_and_not_cached() {
     );
 }
 
-/// A project whose one dependency is served by a local index as `wheel_bytes`.
-fn project_with_local_wheel(
+/// A project whose one dependency is served by a local index as `bytes`: a wheel or
+/// an sdist by `file`'s name, locked with `bytes`' hash or, given, another.
+fn project_with_local_file(
     name: &str,
-    wheel_file: &str,
-    wheel_bytes: Option<Vec<u8>>,
-) -> (tempfile::TempDir, Option<LocalIndex>) {
+    file: &str,
+    bytes: Vec<u8>,
+    locked_sha256: Option<&str>,
+) -> (tempfile::TempDir, LocalIndex) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pyproject.toml"),
@@ -182,16 +184,17 @@ fn project_with_local_wheel(
     .unwrap();
     std::fs::write(dir.path().join(".python-version"), "3.11\n").unwrap();
     std::fs::write(dir.path().join("main.py"), "print('hi')\n").unwrap();
-    let index = wheel_bytes.map(LocalIndex::serve);
-    let artifact = match &index {
-        Some(index) => format!(
-            "wheels = [{{ url = \"http://127.0.0.1:{}/{wheel_file}\", hash = \"sha256:{}\", size = {} }}]",
-            index.port, index.sha256, index.size
-        ),
-        None => format!(
-            "sdist = {{ url = \"http://127.0.0.1:9/{wheel_file}\", hash = \"sha256:{}\", size = 1 }}",
-            "0".repeat(64)
-        ),
+    let index = LocalIndex::serve(bytes);
+    let entry = format!(
+        "{{ url = \"http://127.0.0.1:{}/{file}\", hash = \"sha256:{}\", size = {} }}",
+        index.port,
+        locked_sha256.unwrap_or(&index.sha256),
+        index.size
+    );
+    let artifact = if file.ends_with(".whl") {
+        format!("wheels = [{entry}]")
+    } else {
+        format!("sdist = {entry}")
     };
     std::fs::write(
         dir.path().join("uv.lock"),
@@ -204,14 +207,23 @@ fn project_with_local_wheel(
 }
 
 #[test]
-fn sdist_only_dependency() {
-    let (project, _) = project_with_local_wheel("srconly", "srconly-1.0.tar.gz", None);
+fn an_sdist_is_hash_checked_before_anything_builds_it() {
+    let bogus = hex::encode(Sha256::digest(b"the sdist that was locked"));
+    let (project, _index) = project_with_local_file(
+        "srconly",
+        "srconly-1.0.tar.gz",
+        b"other bytes".to_vec(),
+        Some(&bogus),
+    );
+    let pyship = Pyship::new();
     fails(
-        &Pyship::new(),
+        &pyship,
         project.path(),
         &["--base", &python_base()],
-        "srconly 1.0: it is locked as a source distribution only",
+        "srconly-1.0.tar.gz does not match the hash in uv.lock",
     );
+    let records = pyship.cache.path().join("records/sdist-wheels-v1");
+    assert!(!records.exists(), "a build was recorded");
 }
 
 #[test]
@@ -228,7 +240,7 @@ fn wheel_with_escaping_paths_is_refused() {
         }
         let bytes = zip.finish().unwrap().into_inner();
         let (project, _index) =
-            project_with_local_wheel("evil", "evil-1.0-py3-none-any.whl", Some(bytes));
+            project_with_local_file("evil", "evil-1.0-py3-none-any.whl", bytes, None);
         fails(
             &Pyship::new(),
             project.path(),
@@ -236,6 +248,47 @@ fn wheel_with_escaping_paths_is_refused() {
             "unsafe path",
         );
     }
+}
+
+#[test]
+fn a_package_that_is_no_workspace_member_is_refused_naming_the_members() {
+    let workspace = copy_fixture("build", "workspace");
+    let err = fails(
+        &Pyship::new(),
+        workspace.path(),
+        &["--package", "web"],
+        "--package web is not a member of the uv workspace",
+    );
+    assert!(err.contains("(its members: api, jobs, ws-lib)"), "{err}");
+}
+
+#[test]
+fn a_member_of_a_workspace_without_a_lock() {
+    let workspace = copy_fixture("build", "workspace");
+    std::fs::remove_file(workspace.path().join("uv.lock")).unwrap();
+    fails(
+        &Pyship::new(),
+        &workspace.path().join("packages/api"),
+        &[],
+        "which has no uv.lock: run `uv lock` in",
+    );
+}
+
+#[test]
+fn a_member_is_stale_by_its_own_requirements() {
+    let workspace = copy_fixture("build", "workspace");
+    let api = workspace.path().join("packages/api/pyproject.toml");
+    let text = std::fs::read_to_string(&api)
+        .unwrap()
+        .replace("[\"ws-lib\"]", "[\"ws-lib\", \"requests>=2\"]");
+    std::fs::write(&api, text).unwrap();
+    let err = fails(
+        &Pyship::new(),
+        workspace.path(),
+        &["--package", "api"],
+        "uv.lock is out of date",
+    );
+    assert!(err.contains("requests>=2"), "{err}");
 }
 
 #[test]
@@ -375,4 +428,23 @@ fn an_index_host_that_does_not_answer_is_named_with_the_line_that_set_it() {
         err.contains("check --index-url in requirements.txt:1"),
         "{err}"
     );
+}
+
+#[test]
+fn pins_of_the_top_level_packages_only_are_refused_naming_what_they_need() {
+    // As seed 000's requirements.txt is: the service's own packages, not what they need.
+    let project = copy_fixture("build", "requirements-only");
+    std::fs::write(
+        project.path().join("requirements.txt"),
+        "flask==3.1.3\nwaitress==3.0.2\n",
+    )
+    .unwrap();
+    let err = fails(
+        &Pyship::new(),
+        project.path(),
+        &["--base", &python_base()],
+        "requirements.txt does not pin every package its packages need (flask 3.1.3 needs ",
+    );
+    assert!(err.contains("werkzeug>="), "{err}");
+    assert!(err.contains("uv pip compile"), "{err}");
 }

@@ -427,13 +427,12 @@ fn peers_accept_generated_files_and_they_say_what_matters() {
     }
 }
 
-fn check_workflow(name: &str, dir: &Path) {
+/// What every generated workflow must be, whichever tool builds: accepted by zizmor
+/// and actionlint, no permissions by default, `packages` asked for per job, actions
+/// pinned to commits, no expression expanded into a script. Returns it parsed.
+fn check_workflow_hardening(name: &str, dir: &Path, packages_read: &[&str]) -> serde_yaml::Value {
     let path = dir.join(".github/workflows/container.yml");
-    let zizmor = Command::new("zizmor")
-        .args(["--offline", "--persona", "auditor", "--no-progress"])
-        .arg(&path)
-        .output()
-        .expect("zizmor on PATH (pip install zizmor)");
+    let zizmor = zizmor(&path);
     assert!(
         zizmor.status.success(),
         "{name}: zizmor: {}{}",
@@ -460,7 +459,11 @@ fn check_workflow(name: &str, dir: &Path) {
     for (job, body) in jobs {
         let packages = &body["permissions"]["packages"];
         let job = job.as_str().unwrap();
-        let expected = if job == "scan" { "read" } else { "write" };
+        let expected = if packages_read.contains(&job) {
+            "read"
+        } else {
+            "write"
+        };
         assert_eq!(packages, expected, "{name}: job {job} packages permission");
         for step in body["steps"].as_sequence().unwrap() {
             if let Some(uses) = step["uses"].as_str() {
@@ -478,6 +481,11 @@ fn check_workflow(name: &str, dir: &Path) {
             }
         }
     }
+    workflow
+}
+
+fn check_workflow(name: &str, dir: &Path) {
+    let workflow = check_workflow_hardening(name, dir, &["scan"]);
     let steps = |job: &str| serde_yaml::to_string(&workflow["jobs"][job]).unwrap();
     assert!(steps("build").contains("type=sha,prefix=sha-,format=long"));
     assert!(steps("build").contains("secrets.GITHUB_TOKEN"));
@@ -493,6 +501,53 @@ fn check_workflow(name: &str, dir: &Path) {
         "promotion must retag, not rebuild"
     );
     assert_eq!(workflow["jobs"]["promote"]["needs"], yaml("[build, scan]"));
+}
+
+/// `--ci pyship`: the same hardening, and the seed-004 order with pyship doing the work:
+/// build and push the immutable tag, check and sign that digest, then promote it only
+/// with its signature and SBOM present, never rebuilding or using Docker's actions.
+#[test]
+fn pyship_ci_workflow_publishes_by_digest_without_docker() {
+    let pyship = Pyship::new();
+    let project = copy_example("hello-fastapi");
+    init_ok(
+        &pyship,
+        project.path(),
+        &["--only", "workflow", "--ci", "pyship", "--offline"],
+    );
+    let workflow = check_workflow_hardening("--ci pyship", project.path(), &[]);
+    let job = |name: &str| serde_yaml::to_string(&workflow["jobs"][name]).unwrap();
+    let (build, promote) = (job("build"), job("promote"));
+    assert!(
+        build.contains("pyship build . --push \"$IMAGE:sha-$GITHUB_SHA\""),
+        "{build}"
+    );
+    assert!(build.contains("pyship verify"), "{build}");
+    assert!(build.contains("cosign sign --yes \"$SOURCE\""), "{build}");
+    assert_eq!(
+        workflow["jobs"]["build"]["permissions"]["id-token"],
+        "write"
+    );
+    assert!(
+        workflow["jobs"]["promote"]["permissions"]["id-token"].is_null(),
+        "only the signing job gets an OIDC token"
+    );
+    assert!(promote.contains("--require signature,sbom"), "{promote}");
+    assert!(promote.contains("needs.build.outputs.digest"), "{promote}");
+    assert_eq!(workflow["jobs"]["promote"]["needs"], "build");
+    let text = read(project.path(), ".github/workflows/container.yml");
+    for docker_only in [
+        "docker/build-push-action",
+        "setup-buildx",
+        "setup-qemu",
+        "docker/login-action",
+    ] {
+        assert!(!text.contains(docker_only), "{docker_only} in:\n{text}");
+    }
+    assert!(text.contains(&format!(
+        "PYSHIP_VERSION: \"{}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
 }
 
 fn check_kubernetes(name: &str, dir: &Path, image_tag: &str) {

@@ -47,7 +47,8 @@ impl Lockfile {
     /// a project that has several, `[tool.pyship] requirements` chooses requirements
     /// files; otherwise exactly one must be present.
     pub fn find(project: &Project, chosen: Option<&str>) -> Result<Lockfile> {
-        let root = &project.root;
+        // A workspace member's lock is the workspace's.
+        let root = project.lock_dir();
         if let Some(name) = chosen.or(project.config.lockfile.as_deref()) {
             let Some((_, kind)) = KNOWN.iter().find(|(known, _)| *known == name) else {
                 bail!(
@@ -109,11 +110,27 @@ impl Lock {
 
     /// Reads the project's lockfile of the given kind.
     pub fn open(project: &Project, kind: &Lockfile) -> Result<Lock> {
-        let path = project.root.join(kind.file_name());
+        let path = project.lock_dir().join(kind.file_name());
         match kind {
             Lockfile::Uv => Ok(Lock::Uv(UvLock::parse(&path)?)),
             Lockfile::Requirements => Ok(Lock::Requirements(RequirementsLock::read(project)?)),
             Lockfile::Poetry => Ok(Lock::Poetry(PoetryLock::read(&project.root)?)),
+        }
+    }
+
+    /// The file to name when an install lacks a package one of its packages needs, for
+    /// a lock no resolver vouches for: a requirements file may pin only the top-level
+    /// packages, while a resolver's lock always lists every dependency.
+    pub fn unresolved_file(&self) -> Option<String> {
+        match self {
+            Lock::Uv(_) | Lock::Poetry(_) => None,
+            Lock::Requirements(lock) => Some(
+                lock.files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            ),
         }
     }
 
@@ -139,6 +156,21 @@ impl Lock {
             Lock::Uv(lock) => lock.runtime_packages(project, env, selection),
             Lock::Poetry(lock) => lock.runtime_packages(env, selection),
             Lock::Requirements(lock) => lock.runtime_packages(project, env, selection),
+        }
+    }
+
+    /// The project and the local packages it needs (workspace members, path
+    /// dependencies) that are built from their directories into wheels: only a uv lock
+    /// records them; Poetry projects and requirements services run from /app.
+    pub fn local_packages(
+        &self,
+        project: &Project,
+        env: &MarkerEnvironment,
+        selection: &Selection,
+    ) -> Result<Vec<LockedPackage>> {
+        match self {
+            Lock::Uv(lock) => lock.local_packages(project, env, selection),
+            Lock::Poetry(_) | Lock::Requirements(_) => Ok(Vec::new()),
         }
     }
 

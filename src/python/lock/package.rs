@@ -18,6 +18,13 @@ pub struct LockedPackage {
     /// lookup (`python::simple_api`) fills in `wheels`, `sdist` and `index` from it.
     #[serde(skip)]
     pub lookup: Option<IndexLookup>,
+    /// A wheel or sdist file the lock pins by path, relative to the lock's directory.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A local package (a workspace member, a path dependency) built from this
+    /// directory, relative to the lock's.
+    #[serde(default)]
+    pub directory: Option<String>,
 }
 
 /// What a lock says about a package whose files must be found on an index.

@@ -103,12 +103,32 @@ impl UvPackage {
             sdist: self.sdist.clone(),
             wheels: self.wheels.clone(),
             lookup: None,
+            path: self
+                .source
+                .get("path")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned),
+            directory: self.local_directory().map(str::to_owned),
         }
     }
 
     /// True for the project itself (uv records it as a virtual or editable source).
     fn is_local_project(&self) -> bool {
         self.source.contains_key("virtual") || self.source.contains_key("editable")
+    }
+
+    /// The directory, relative to the lock, of a package uv installs by building it
+    /// from there: a workspace member or path dependency with a build system (uv writes
+    /// `editable` or `directory`). Virtual ones (`virtual`) it never installs.
+    pub fn local_directory(&self) -> Option<&str> {
+        ["editable", "directory"]
+            .iter()
+            .find_map(|kind| self.source.get(*kind)?.as_str())
+    }
+
+    /// True for a package that lives in a directory rather than on an index.
+    fn is_local(&self) -> bool {
+        self.is_local_project() || self.local_directory().is_some()
     }
 }
 
@@ -157,17 +177,24 @@ impl UvLock {
                 .requires_python
                 .as_deref()
                 .and_then(|spec| VersionSpecifiers::from_str(spec).ok());
-            if locked.as_ref().map(ToString::to_string) != Some(wanted.to_string()) {
+            let same = locked.as_ref().map(ToString::to_string) == Some(wanted.to_string());
+            // A workspace locks for the Pythons every member accepts: fresh while
+            // this member accepts all of them.
+            let within = project.workspace_root.is_some()
+                && locked.as_ref().is_some_and(|l| accepts_all(wanted, l));
+            if !same && !within {
                 differences.push(format!(
                     "requires-python is {wanted} but uv.lock was made for {}",
                     self.requires_python.as_deref().unwrap_or("none")
                 ));
             }
         }
+        let sourced: BTreeSet<String> = project.uv_sources.iter().map(|n| normalize(n)).collect();
         compare(
             "dependencies",
             &requires_dist(project)?,
             &metadata.requires_dist,
+            &sourced,
             &mut differences,
         )?;
         let groups: BTreeSet<&String> = project
@@ -182,7 +209,13 @@ impl UvLock {
                 .requires_dev
                 .get(group)
                 .map_or(&[][..], Vec::as_slice);
-            compare(&format!("group {group}"), wanted, locked, &mut differences)?;
+            compare(
+                &format!("group {group}"),
+                wanted,
+                locked,
+                &sourced,
+                &mut differences,
+            )?;
         }
         if differences.is_empty() {
             return Ok(());
@@ -209,9 +242,31 @@ impl UvLock {
         for group in selection.groups(project)? {
             start.extend(root.dev_dependencies.get(&group).into_iter().flatten());
         }
-        Ok(self
-            .closure(start, env)?
-            .into_iter()
+        let mut reached = self.closure(start, env)?;
+        reached.retain(|p| !p.is_local());
+        Ok(reached.into_iter().map(UvPackage::to_locked).collect())
+    }
+
+    /// The project itself and the workspace members and path dependencies it needs in
+    /// `env`, when uv would build and install them (see [`UvPackage::local_directory`]).
+    pub fn local_packages(
+        &self,
+        project: &Project,
+        env: &MarkerEnvironment,
+        selection: &Selection,
+    ) -> Result<Vec<LockedPackage>> {
+        let root = self.root(project)?;
+        let mut start: Vec<&LockedDependency> = root.dependencies.iter().collect();
+        for extra in selection.extras(project)? {
+            start.extend(root.optional_dependencies.get(&extra).into_iter().flatten());
+        }
+        for group in selection.groups(project)? {
+            start.extend(root.dev_dependencies.get(&group).into_iter().flatten());
+        }
+        let mut seen = BTreeSet::new();
+        Ok(std::iter::once(root)
+            .chain(self.closure(start, env)?)
+            .filter(|p| p.local_directory().is_some() && seen.insert(normalize(&p.name)))
             .map(UvPackage::to_locked)
             .collect())
     }
@@ -233,6 +288,7 @@ impl UvLock {
         Ok(self
             .closure(groups, env)?
             .iter()
+            .filter(|p| !p.is_local())
             .map(|p| normalize(&p.name))
             .filter(|name| !runtime.contains(name))
             .collect())
@@ -255,9 +311,7 @@ impl UvLock {
             let package = self.find(dep)?;
             let key = (normalize(&package.name), package.version_str().to_owned());
             if seen.insert(key.clone()) {
-                if !package.is_local_project() {
-                    needed.push(package);
-                }
+                needed.push(package);
                 queue.extend(package.dependencies.iter());
             }
             for extra in &dep.extra {
@@ -320,18 +374,41 @@ fn marker_applies(marker: Option<&str>, env: &MarkerEnvironment) -> Result<bool>
     Ok(tree.evaluate(env, &[]))
 }
 
+/// True when every Python `locked` allows, `wanted` allows too: checked at each minor
+/// release from 3.0 to 3.40, first and late patch, which is where real ranges end.
+fn accepts_all(wanted: &VersionSpecifiers, locked: &VersionSpecifiers) -> bool {
+    (0..=40u64).all(|minor| {
+        [0u64, 99].iter().all(|&patch| {
+            let version = uv_pep440::Version::new([3, minor, patch]);
+            !locked.contains(&version) || wanted.contains(&version)
+        })
+    })
+}
+
 /// Compares what pyproject asks for with what the lock was made from, in one section.
+/// Names in `sourced` have a `[tool.uv.sources]` entry: uv locks them by that source
+/// and drops the version asked for, so only their name, extras and marker compare.
 fn compare(
     section: &str,
     wanted: &[String],
     locked: &[LockedRequirement],
+    sourced: &BTreeSet<String>,
     differences: &mut Vec<String>,
 ) -> Result<()> {
+    let unsourced = |mut key: RequirementKey| {
+        if sourced.contains(&key.name) {
+            key.source.clear();
+        }
+        key
+    };
     let wanted: BTreeSet<RequirementKey> = wanted
         .iter()
-        .map(|req| key_of_pyproject(req))
+        .map(|req| key_of_pyproject(req).map(unsourced))
         .collect::<Result<_>>()?;
-    let locked: BTreeSet<RequirementKey> = locked.iter().map(key_of_locked).collect();
+    let locked: BTreeSet<RequirementKey> = locked
+        .iter()
+        .map(|req| unsourced(key_of_locked(req)))
+        .collect();
     for key in wanted.difference(&locked) {
         differences.push(format!(
             "{section}: pyproject asks for {} not in the lock",
@@ -531,6 +608,15 @@ source = { registry = "https://example.invalid/simple" }
         assert_eq!(names, ["h11", "httptools", "uvicorn"]);
         let dev = lock.dev_only_packages(&p, &linux_env()).unwrap();
         assert_eq!(dev.into_iter().collect::<Vec<_>>(), ["pytest"]);
+    }
+
+    #[test]
+    fn a_workspace_lock_may_be_narrower_than_a_member_but_not_wider() {
+        let spec = |s: &str| VersionSpecifiers::from_str(s).unwrap();
+        assert!(accepts_all(&spec(">=3.11"), &spec(">=3.11, <4")));
+        assert!(accepts_all(&spec(">=3.10"), &spec(">=3.12")));
+        assert!(!accepts_all(&spec(">=3.12"), &spec(">=3.11")));
+        assert!(!accepts_all(&spec(">=3.11, <3.13"), &spec(">=3.11")));
     }
 
     #[test]

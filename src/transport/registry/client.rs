@@ -29,15 +29,19 @@ pub const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
 /// A registry session for one repository.
 pub struct Registry {
     client: Client,
-    base_url: String,
+    /// `scheme://host:port/v2/<repository>`: every API path of this repository.
+    pub(super) base_url: String,
     /// `scheme://host:port` of the API: the only place the login and tokens go.
     origin: String,
     /// The registry as the reference names it, the key logins are found by.
     registry: String,
-    repository: String,
-    display: String,
+    pub(super) repository: String,
+    pub(super) display: String,
     /// Plain HTTP: a login goes to a token realm over plain HTTP only for such registries.
     plain_http: bool,
+    /// Repositories of this registry that blobs are mounted from: a token asked for
+    /// this repository also asks to pull from them, or a token registry refuses the mount.
+    mount_sources: Vec<String>,
     authorization: Mutex<Option<String>>,
 }
 
@@ -51,7 +55,7 @@ pub struct Fetched {
 /// A failure that sending the same thing again may cure.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Retryable(String);
+pub(super) struct Retryable(pub(super) String);
 
 impl Registry {
     pub fn new(client: &Client, reference: &Reference) -> Registry {
@@ -66,8 +70,18 @@ impl Registry {
             repository: reference.repository.clone(),
             display: reference.name(),
             plain_http,
+            mount_sources: Vec::new(),
             authorization: Mutex::new(None),
         }
+    }
+
+    /// The same session, its tokens also allowed to pull from `repository` (on this
+    /// registry) so blobs can be mounted from there.
+    pub fn mounting_from(mut self, repository: &str) -> Registry {
+        if repository != self.repository && !self.mount_sources.iter().any(|r| r == repository) {
+            self.mount_sources.push(repository.to_owned());
+        }
+        self
     }
 
     /// True when both sessions talk to the same registry (so blobs can be mounted).
@@ -78,6 +92,17 @@ impl Registry {
     /// Fetches a manifest or index by tag or digest; one named by digest is checked
     /// against it, and one larger than [`MAX_MANIFEST`] is refused.
     pub fn manifest(&self, reference: &str) -> Result<Fetched> {
+        match self.try_manifest(reference)? {
+            Some(fetched) => Ok(fetched),
+            None => bail!(
+                "{}:{reference} was not found in the registry: check the name and tag",
+                self.display
+            ),
+        }
+    }
+
+    /// [`Registry::manifest`], with `None` when the registry has no such tag or digest.
+    pub fn try_manifest(&self, reference: &str) -> Result<Option<Fetched>> {
         let wanted = WantedDigest::parse(reference).with_context(|| {
             format!(
                 "{}@{reference}: pyship verifies manifests by sha256 or sha512 only: name the image by its sha256 digest",
@@ -92,10 +117,7 @@ impl Registry {
             true,
         )?;
         if response.status() == StatusCode::NOT_FOUND {
-            bail!(
-                "{}:{reference} was not found in the registry: check the name and tag",
-                self.display
-            );
+            return Ok(None);
         }
         let response = self.ok(
             response,
@@ -147,11 +169,11 @@ impl Registry {
                 self.display
             );
         }
-        Ok(Fetched {
+        Ok(Some(Fetched {
             bytes,
             media_type,
             digest,
-        })
+        }))
     }
 
     /// Downloads a blob of `size` bytes into the cache, verifying its digest, unless it
@@ -273,7 +295,7 @@ impl Registry {
 
     /// Asks the registry to mount a blob from another repository; false when it did not
     /// (a 202 starts an upload instead, which the caller then makes itself).
-    fn mount(&self, digest: &Digest, from: &str) -> bool {
+    pub(super) fn mount(&self, digest: &Digest, from: &str) -> bool {
         let url = format!(
             "{}/blobs/uploads/?mount={digest}&from={from}",
             self.base_url
@@ -332,7 +354,7 @@ impl Registry {
         Ok(())
     }
 
-    fn location(&self, response: &Response) -> Result<String> {
+    pub(super) fn location(&self, response: &Response) -> Result<String> {
         let location = response
             .headers()
             .get(LOCATION)
@@ -352,7 +374,7 @@ impl Registry {
 
     /// A request to `url`, carrying the session's authorization only when `url` is on
     /// this registry's origin.
-    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+    pub(super) fn request(&self, method: Method, url: &str) -> RequestBuilder {
         let request = self.client.request(method, url);
         let authorization = self.authorization.lock().unwrap().clone();
         match authorization {
@@ -365,7 +387,7 @@ impl Registry {
 
     /// Sends a request, answering one auth challenge if the registry asks for one.
     /// `idempotent` requests are retried on transient failures.
-    fn send(
+    pub(super) fn send(
         &self,
         build: impl Fn() -> RequestBuilder,
         actions: &str,
@@ -427,7 +449,12 @@ impl Registry {
         let param = |name: &str| parse_param(params, name);
         let realm = param("realm")
             .with_context(|| format!("{} sent a token challenge without a realm", self.display))?;
-        let scope = format!("repository:{}:{actions}", self.repository);
+        let mut scopes = vec![format!("repository:{}:{actions}", self.repository)];
+        scopes.extend(
+            self.mount_sources
+                .iter()
+                .map(|repository| format!("repository:{repository}:pull")),
+        );
         let service = param("service");
         // A login crosses the network in the clear only to a registry the user
         // already speaks plain HTTP with.
@@ -437,7 +464,9 @@ impl Registry {
             None
         };
         let response = http::send_idempotent(|| {
-            let mut request = self.client.get(&realm).query(&[("scope", &scope)]);
+            let scope_params: Vec<(&str, &String)> =
+                scopes.iter().map(|scope| ("scope", scope)).collect();
+            let mut request = self.client.get(&realm).query(&scope_params);
             if let Some(service) = &service {
                 request = request.query(&[("service", service)]);
             }
@@ -476,7 +505,7 @@ impl Registry {
         )
     }
 
-    fn ok(&self, response: Response, doing: &str) -> Result<Response> {
+    pub(super) fn ok(&self, response: Response, doing: &str) -> Result<Response> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);

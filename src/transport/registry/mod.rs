@@ -1,8 +1,11 @@
 //! A registry (`host/repository:tag` or `@sha256:…`): images resolved through the
-//! distribution API, and pushed blob by blob with the tag set last.
+//! distribution API, pushed blob by blob with the tags set last, copied between
+//! repositories by mount, and the artifacts that refer to them.
 
 mod auth;
 mod client;
+pub mod copy;
+pub mod referrers;
 
 use std::collections::HashSet;
 
@@ -13,7 +16,7 @@ use reqwest::blocking::Client;
 pub use auth::pushing_to;
 pub use client::Registry;
 
-use super::{ResolvedImage, from_manifest, pick_platform};
+use super::{PushTarget, ResolvedImage, from_manifest, pick_platform};
 use crate::oci::Reference;
 use crate::oci::image::Image;
 use crate::oci::media_type;
@@ -48,19 +51,26 @@ pub fn resolve(
     )
 }
 
-/// Pushes every blob of `image` (base layers mounted from the base's repository when it
-/// is on the same registry, else fetched from it when the cache lacks them), then the
-/// manifest under the reference's tag or digest.
+/// Pushes every blob of `image` once (base layers mounted from the base's repository
+/// when it is on the same registry, else fetched from it when the cache lacks them),
+/// then the manifest under each tag, or by its digest when there is none. Returns the
+/// pinned reference, then one reference per tag.
 pub fn push(
-    reference: &Reference,
+    target: &PushTarget,
     image: &Image,
     base: &ResolvedImage,
     cache: &Cache,
     client: &Client,
     progress: &Progress,
-) -> Result<String> {
-    let registry = Registry::new(client, reference);
+) -> Result<Vec<String>> {
+    let reference = &target.repository;
+    let mut registry = Registry::new(client, reference);
     let base_registry = base.registry.as_ref().map(|(registry, _)| registry);
+    if let Some((base_session, base_reference)) = &base.registry
+        && base_session.same_registry(&registry)
+    {
+        registry = registry.mounting_from(&base_reference.repository);
+    }
     let base_digests: HashSet<&Digest> = base.layers.iter().map(|l| &l.digest).collect();
     let task = progress.items(
         image.layers.len() as u64 + 1,
@@ -87,13 +97,20 @@ pub fn push(
         .len();
     registry.push_blob(cache, &image.config_digest, config_size, None)?;
     task.inc(1);
-    let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
-    let target = if reference.digest.is_some() {
-        image.manifest_digest.to_string()
-    } else {
-        tag
-    };
-    registry.put_manifest(&target, Image::MEDIA_TYPE, &image.manifest)?;
+    if target.tags.is_empty() {
+        let digest = image.manifest_digest.to_string();
+        registry.put_manifest(&digest, Image::MEDIA_TYPE, &image.manifest)?;
+    }
+    for tag in &target.tags {
+        registry.put_manifest(tag, Image::MEDIA_TYPE, &image.manifest)?;
+    }
     task.finish();
-    Ok(reference.pinned(&image.manifest_digest))
+    let mut written = vec![reference.pinned(&image.manifest_digest)];
+    written.extend(
+        target
+            .tags
+            .iter()
+            .map(|tag| format!("{}:{tag}", reference.name())),
+    );
+    Ok(written)
 }

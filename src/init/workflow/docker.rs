@@ -1,29 +1,16 @@
-//! `.github/workflows/container.yml`: build once, push an immutable `sha-` tag, make an
-//! SBOM and scan that digest, then promote it by moving tags, never by rebuilding.
+//! The workflow for teams that keep a Dockerfile: BuildKit builds once, pushes an
+//! immutable `sha-` tag, an SBOM and a scan are made of that digest, then it is promoted
+//! by moving tags, never by rebuilding.
 
-/// Third-party actions, pinned to the commit their release tag named when pyship was
-/// released: a tag can be moved by whoever controls the repository, a commit cannot.
-const CHECKOUT: &str = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1";
+use super::{CHECKOUT, ghcr_login};
+
 const SETUP_BUILDX: &str =
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e # v4.3.0";
-const LOGIN: &str = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121 # v4.1.0";
 const METADATA: &str = "docker/metadata-action@dc802804100637a589fabce1cb79ff13a1411302 # v6.2.0";
 const BUILD_PUSH: &str =
     "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a # v7.3.0";
 const SBOM: &str = "anchore/sbom-action@e22c389904149dbc22b58101806040fa8d37a610 # v0.24.0";
 const SCAN: &str = "anchore/scan-action@e1165082ffb1fe366ebaf02d8526e7c4989ea9d2 # v7.4.0";
-
-/// Logs in to GHCR with the job's own `GITHUB_TOKEN`: every job that touches the
-/// registry starts with it.
-fn ghcr_login() -> String {
-    format!(
-        "      - uses: {LOGIN}
-        with:
-          registry: ghcr.io
-          username: ${{{{ github.actor }}}}
-          password: ${{{{ secrets.GITHUB_TOKEN }}}}"
-    )
-}
 
 pub fn render() -> String {
     let login = ghcr_login();
