@@ -7,6 +7,7 @@ BASE=$REG/pyship-test/python:3.11-slim
 DOCKER=/usr/bin/docker
 TOOLS=${BENCH_TOOLS:-pyship docker}
 OUT=/tmp/pyship-bench
+PYSHIP=$(realpath -m "${CARGO_TARGET_DIR:-target}/release/pyship")
 export DOCKER_BUILDKIT=1 # Debian's 20.10 client needs it for RUN --mount
 
 has() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -15,8 +16,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 # Fails with the command to run when the release binary, hyperfine, the engine or
 # the test base is missing.
 check_bench_machine() {
-  if has pyship && [[ ! -x target/release/pyship ]]; then
-    die "target/release/pyship is missing: run 'cargo build --release' first (or BENCH_TOOLS=docker)"
+  if has pyship && [[ ! -x $PYSHIP ]]; then
+    die "$PYSHIP is missing: run 'cargo build --release' first (or BENCH_TOOLS=docker)"
   fi
   command -v hyperfine >/dev/null || die "hyperfine is not installed (apt-get install hyperfine)"
   "$DOCKER" info >/dev/null 2>&1 || die "Docker engine not reachable; run: bash .ci/services.sh"
@@ -54,17 +55,16 @@ print_sizes() {
 # Writes $OUT/NAME-cold.md and $OUT/NAME-edit.md, then prints the image sizes.
 bench_builds() {
   local name=$1 source_dir=$2 edited=$3 dockerfile=$4
-  local work src pyship image pyship_build docker_build
+  local work src image pyship_build docker_build
   # Work on a copy so the edit runs never touch the repository.
   work=$(mktemp -d)
   trap "rm -rf '$work'" EXIT
   cp -r "$source_dir" "$work/src"
   rm -rf "$work/src/.venv"
   src=$work/src
-  pyship=$PWD/target/release/pyship
   image=$REG/bench/$name
 
-  pyship_build="$pyship build $src --base $BASE --push $image:pyship"
+  pyship_build="$PYSHIP build $src --base $BASE --push $image:pyship"
   docker_build="$DOCKER build -q --network host -f $PWD/$dockerfile -t $image:docker $src && $DOCKER push -q $image:docker"
 
   # Arguments for one hyperfine run: per tool a --prepare and a named command

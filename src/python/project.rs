@@ -140,6 +140,11 @@ struct PoetryTable {
 struct PoetrySource {
     name: String,
     url: Option<String>,
+    /// `primary` (the default), `supplemental` or `explicit` (Poetry 1.5 and later).
+    priority: Option<String>,
+    /// Poetry before 1.5: `default = true` replaced PyPI.
+    #[serde(default)]
+    default: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -315,17 +320,23 @@ fn package_mode_default() -> bool {
     true
 }
 
-/// The `[[tool.poetry.source]]` indexes, with Poetry's login variables.
+/// The `[[tool.poetry.source]]` indexes, with Poetry's login variables. A primary one
+/// replaces PyPI, as Poetry drops PyPI once a primary source is declared.
 fn poetry_sources(poetry: Option<&PoetryTable>) -> Vec<NamedIndex> {
+    let mut replaced_pypi = false;
     poetry
         .into_iter()
         .flat_map(|p| &p.source)
         .filter_map(|source| {
+            let priority = source.priority.as_deref();
+            let primary = source.default || matches!(priority, None | Some("primary" | "default"));
+            let default = primary && !replaced_pypi;
+            replaced_pypi |= default;
             Some(NamedIndex {
                 name: Some(source.name.clone()),
                 url: source.url.clone()?,
-                default: false,
-                explicit: false,
+                default,
+                explicit: priority == Some("explicit"),
                 variables: POETRY_VARIABLES,
             })
         })
@@ -430,6 +441,7 @@ mod tests {
         let index = &project.indexes[0];
         assert_eq!(index.name.as_deref(), Some("corp-pypi"));
         assert_eq!(index.variables, POETRY_VARIABLES);
+        assert!(!index.default && !index.explicit);
     }
 
     #[test]

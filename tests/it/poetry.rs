@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Fixture, the server its command must name, and a dev-group package.
-const SERVICES: [(&str, &str, &str); 2] = [
-    ("poetry1-flask", "gunicorn", "pytest"),
-    ("poetry2-fastapi", "uvicorn", "pytest"),
+/// Fixture, the server its command must name, a dev-group package, and whether the
+/// project is a package (installed with its metadata) or `package-mode = false`.
+const SERVICES: [(&str, &str, &str, bool); 2] = [
+    ("poetry1-flask", "gunicorn", "pytest", true),
+    ("poetry2-fastapi", "uvicorn", "pytest", false),
 ];
 
 /// `pyship build` into an OCI layout (and the engine when `tag` is given); returns the
@@ -35,7 +36,7 @@ fn build(pyship: &Pyship, project: &Path, layout: &Path, tag: Option<&str>) -> s
 #[test]
 fn poetry_services_are_reproducible_run_hardened_and_stop_cleanly() {
     let mut wrong = Vec::new();
-    for (name, server, dev) in SERVICES {
+    for (name, server, dev, package) in SERVICES {
         let (a, b) = (copy_fixture("build", name), copy_fixture("build", name));
         let outs = tempfile::tempdir().unwrap();
         let tag = format!("pyship-poetry/{name}:{}", std::process::id());
@@ -67,6 +68,20 @@ fn poetry_services_are_reproducible_run_hardened_and_stop_cleanly() {
             wrong.push(format!("{name}: no 200 from /health on $PORT: {}", logs()));
         }
         assert_not_importable(&container, &[dev]);
+        let version = docker(&[
+            "exec",
+            &container.0,
+            "python",
+            "-c",
+            &format!("import importlib.metadata as m; print(m.version({name:?}))"),
+        ]);
+        if version.status.success() != package {
+            wrong.push(format!(
+                "{name}: installed as a distribution: {}, expected {package}: {}",
+                version.status.success(),
+                stderr(&version)
+            ));
+        }
         let started = Instant::now();
         docker_ok(&["stop", "-t", "10", &container.0]);
         let code = docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &container.0]);

@@ -171,8 +171,8 @@ impl Lock {
     }
 
     /// The project and the local packages it needs (workspace members, path
-    /// dependencies) that are built from their directories into wheels: only a uv lock
-    /// records them; Poetry projects and requirements services run from /app.
+    /// dependencies) that are built from their directories into wheels, as uv and
+    /// Poetry install them; requirements services run from /app.
     pub fn local_packages(
         &self,
         project: &Project,
@@ -181,7 +181,8 @@ impl Lock {
     ) -> Result<Vec<LockedPackage>> {
         match self {
             Lock::Uv(lock) => lock.local_packages(project, env, selection),
-            Lock::Poetry(_) | Lock::Requirements(_) => Ok(Vec::new()),
+            Lock::Poetry(lock) => lock.local_packages(project, env, selection),
+            Lock::Requirements(_) => Ok(Vec::new()),
         }
     }
 

@@ -17,8 +17,9 @@ use uv_pep440::Version;
 use uv_pep508::MarkerEnvironment;
 
 use super::{Artifact, IndexLookup, IndexUrl, LockedPackage, Selection, normalize};
+use crate::python::project::Project;
 use content_hash::{Rules, content_hash};
-use file::{LockFile, Package};
+use file::{File, LockFile, Package};
 pub use pyproject::{MAIN_GROUP, PoetryProject};
 use requirement::Requirement;
 use walk::Walk;
@@ -140,13 +141,53 @@ impl PoetryLock {
         Ok((extras, groups))
     }
 
-    /// The packages `env` installs for `selection`: the main dependencies, the
-    /// selected extras and groups, and everything they need.
+    /// The packages `env` installs for `selection` from indexes, URLs and files: the
+    /// main dependencies, the selected extras and groups, and everything they need.
     pub fn runtime_packages(
         &self,
         env: &MarkerEnvironment,
         selection: &Selection,
     ) -> Result<Vec<LockedPackage>> {
+        self.reached(env, selection)?
+            .into_iter()
+            .filter(|package| !is_directory(package))
+            .map(|package| self.locked_package(package))
+            .collect()
+    }
+
+    /// What Poetry builds and installs from source: the project itself, unless it says
+    /// it is no package (or has no build system pyship could build it with), and the
+    /// `directory` dependencies `env` needs.
+    pub fn local_packages(
+        &self,
+        project: &Project,
+        env: &MarkerEnvironment,
+        selection: &Selection,
+    ) -> Result<Vec<LockedPackage>> {
+        let root =
+            (project.package && self.project.pyproject.contains_key("build-system")).then(|| {
+                LockedPackage {
+                    name: project.name.clone(),
+                    version: project.version.clone(),
+                    directory: Some(".".to_owned()),
+                    ..LockedPackage::default()
+                }
+            });
+        let directories = self
+            .reached(env, selection)?
+            .into_iter()
+            .filter(|package| is_directory(package))
+            .map(|package| LockedPackage {
+                name: package.name.clone(),
+                version: Some(package.version.clone()),
+                directory: package.source.as_ref().map(|s| s.url.clone()),
+                ..LockedPackage::default()
+            });
+        Ok(root.into_iter().chain(directories).collect())
+    }
+
+    /// Every locked package `env` needs for `selection`.
+    fn reached(&self, env: &MarkerEnvironment, selection: &Selection) -> Result<Vec<&Package>> {
         let (extras, groups) = self.selected(selection)?;
         let mut start = self.project.main.clone();
         for extra in &extras {
@@ -155,16 +196,13 @@ impl PoetryLock {
         for group in groups.iter().filter(|g| *g != MAIN_GROUP) {
             start.extend(self.project.groups[group].iter().cloned());
         }
-        let walk = Walk {
+        Walk {
             lock: &self.file,
             env,
             root_extras: &extras,
             groups: &groups,
-        };
-        walk.closure(&start)?
-            .into_iter()
-            .map(|package| self.locked_package(package))
-            .collect()
+        }
+        .closure(&start)
     }
 
     /// Normalized names of the packages only groups bring in: never in an image
@@ -213,32 +251,19 @@ impl PoetryLock {
                     ),
                 },
                 "url" => {
-                    for file in files {
-                        let artifact = Artifact {
-                            url: Some(source.url.clone()),
-                            filename: Some(file.file.clone()),
-                            hash: Some(file.hash.clone()),
-                            ..Artifact::default()
-                        };
-                        if file.file.ends_with(".whl") {
-                            locked.wheels.push(artifact);
-                        } else {
-                            locked.sdist = Some(artifact);
-                        }
-                    }
-                    return Ok(locked);
+                    let url = source.url.clone();
+                    return Ok(with_files(locked, &files, |a| a.url = Some(url.clone())));
                 }
                 "git" => bail!(
-                    "poetry.lock installs {} from git ({}): pyship installs only from package indexes and URLs; publish it to an index (a [[tool.poetry.source]]) and run `poetry lock`",
+                    "poetry.lock installs {} from git ({}): pyship does not fetch git sources; publish it to an index (a [[tool.poetry.source]]) or depend on it by path, and run `poetry lock`",
                     package.name,
                     source.url
                 ),
-                "directory" | "file" => bail!(
-                    "poetry.lock installs {} from the local {} {}: pyship does not build local packages yet; publish it to an index (a [[tool.poetry.source]]) and run `poetry lock`",
-                    package.name,
-                    source.kind,
-                    source.url
-                ),
+                "file" => {
+                    locked.path = Some(source.url.clone());
+                    let path = source.url.clone();
+                    return Ok(with_files(locked, &files, |a| a.path = Some(path.clone())));
+                }
                 other => bail!(
                     "poetry.lock has {} from a source of type {other:?}, which pyship does not know: regenerate it with `poetry lock`",
                     package.name
@@ -266,6 +291,36 @@ fn pypi() -> IndexUrl {
             .to_owned(),
         ..IndexUrl::pypi()
     }
+}
+
+/// `locked` with `files` as its wheels and sdist, each placed (URL or path) by `place`.
+fn with_files(
+    mut locked: LockedPackage,
+    files: &[&File],
+    place: impl Fn(&mut Artifact),
+) -> LockedPackage {
+    for file in files {
+        let mut artifact = Artifact {
+            filename: Some(file.file.clone()),
+            hash: Some(file.hash.clone()),
+            ..Artifact::default()
+        };
+        place(&mut artifact);
+        if file.file.ends_with(".whl") {
+            locked.wheels.push(artifact);
+        } else {
+            locked.sdist = Some(artifact);
+        }
+    }
+    locked
+}
+
+/// A package Poetry builds from a directory of the project's.
+fn is_directory(package: &Package) -> bool {
+    package
+        .source
+        .as_ref()
+        .is_some_and(|s| s.kind == "directory")
 }
 
 fn listed(names: &[String]) -> String {

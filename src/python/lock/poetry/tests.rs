@@ -429,3 +429,75 @@ fn a_dependency_missing_from_the_lock_names_who_wants_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_project_is_built_unless_it_is_no_package() {
+    let env = linux("3.11.9");
+    let local = |path: &str| {
+        let project = crate::python::project::Project::read(&fixture(path)).unwrap();
+        lock(path)
+            .local_packages(&project, &env, &Selection::default())
+            .unwrap()
+    };
+    let flask = local("build/poetry1-flask");
+    assert_eq!(flask.len(), 1);
+    assert_eq!(
+        (flask[0].name.as_str(), flask[0].directory.as_deref()),
+        ("poetry1-flask", Some("."))
+    );
+    assert!(local("build/poetry2-fastapi").is_empty());
+}
+
+#[test]
+fn directory_dependencies_are_built_and_file_dependencies_installed_from_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let pyproject = "[tool.poetry]\nname = \"svc\"\npackage-mode = false\n[tool.poetry.dependencies]\npython = \"^3.11\"\nmylib = { path = \"libs/mylib\", develop = true }\nvendored = { path = \"wheels/vendored-1.0-py3-none-any.whl\" }\n";
+    std::fs::write(dir.path().join("pyproject.toml"), pyproject).unwrap();
+    let project = crate::python::project::Project::read(dir.path()).unwrap();
+    let lock = PoetryLock::parse(
+        r#"
+[[package]]
+name = "mylib"
+version = "0.1.0"
+files = []
+develop = true
+
+[package.dependencies]
+vendored = "*"
+
+[package.source]
+type = "directory"
+url = "libs/mylib"
+
+[[package]]
+name = "vendored"
+version = "1.0"
+files = [{file = "vendored-1.0-py3-none-any.whl", hash = "sha256:aa"}]
+
+[package.source]
+type = "file"
+url = "wheels/vendored-1.0-py3-none-any.whl"
+
+[metadata]
+lock-version = "2.0"
+"#,
+        PoetryProject::from_table(toml::from_str(pyproject).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let env = linux("3.11.9");
+    let runtime = lock.runtime_packages(&env, &Selection::default()).unwrap();
+    assert_eq!(runtime.len(), 1);
+    assert_eq!(runtime[0].name, "vendored");
+    assert_eq!(
+        runtime[0].wheels[0].path.as_deref(),
+        Some("wheels/vendored-1.0-py3-none-any.whl")
+    );
+    let local = lock
+        .local_packages(&project, &env, &Selection::default())
+        .unwrap();
+    assert_eq!(local.len(), 1);
+    assert_eq!(
+        (local[0].name.as_str(), local[0].directory.as_deref()),
+        ("mylib", Some("libs/mylib"))
+    );
+}

@@ -22,17 +22,17 @@ use crate::python::poetry_constraint::Constraint;
 
 /// What a walk is for: the target, and the project's selected extras and groups (which
 /// lock-version 2.1 markers may name).
-pub struct Walk<'a> {
-    pub lock: &'a LockFile,
+pub struct Walk<'lock, 'a> {
+    pub lock: &'lock LockFile,
     pub env: &'a MarkerEnvironment,
     pub root_extras: &'a [String],
     /// The groups installed, `main` included.
     pub groups: &'a [String],
 }
 
-impl<'a> Walk<'a> {
+impl<'lock> Walk<'lock, '_> {
     /// Every locked package `start` needs, sorted by normalized name.
-    pub fn closure(&self, start: &[Requirement]) -> Result<Vec<&'a Package>> {
+    pub fn closure(&self, start: &[Requirement]) -> Result<Vec<&'lock Package>> {
         let mut queue: VecDeque<(Requirement, String)> = start
             .iter()
             .filter(|r| r.applies(self.env, self.root_extras))
