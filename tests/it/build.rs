@@ -10,7 +10,7 @@ use common::*;
 const EXAMPLE: &str = "hello-fastapi";
 
 #[test]
-fn example_runs_hardened_as_app_and_stops_cleanly() {
+fn example_runs_hardened_from_its_bytecode_as_app_and_stops_cleanly() {
     let pyship = Pyship::new();
     let project = copy_example(EXAMPLE);
     let tag = format!("pyship-e2e/hello:{}", std::process::id());
@@ -39,6 +39,33 @@ fn example_runs_hardened_as_app_and_stops_cleanly() {
     assert_eq!(docker_ok(&["exec", &container.0, "id", "-u"]), "1001");
     assert_eq!(docker_ok(&["exec", &container.0, "whoami"]), "app");
     assert_not_importable(&container, &["pytest", "httpx"]);
+
+    // Bytecode the base's Python reads: the project's checks its source, the
+    // dependencies' does not; and imports load it rather than compile.
+    let site = "/app/.venv/lib/python3.11/site-packages";
+    let dependency = format!("{site}/fastapi/applications.py");
+    assert_pyc(&container, "/app/app/main.py", 3);
+    assert_pyc(&container, &dependency, 1);
+    let verbose = docker(&[
+        "exec",
+        &container.0,
+        "python",
+        "-v",
+        "-c",
+        "import app.main",
+    ]);
+    let log = stderr(&verbose);
+    assert!(verbose.status.success(), "{log}");
+    for module in [
+        "/app/app/__pycache__/main",
+        &format!("{site}/fastapi/__pycache__/applications"),
+    ] {
+        let loaded = format!("code object from '{module}.cpython-311.pyc'");
+        assert!(
+            log.contains(&loaded),
+            "{module} was compiled at start, not loaded from its pyc"
+        );
+    }
     let tooling = docker(&[
         "exec",
         &container.0,
