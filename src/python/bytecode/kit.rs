@@ -20,12 +20,14 @@ use crate::oci::platform::ImagePlatform;
 use crate::oci::walk::Walk;
 use crate::store::{Cache, Digest};
 
-/// The base a kit comes from: its config digest, its platform, and a way to read its
-/// layers' tar streams in order.
+/// Hands each of a base's layers, as a tar stream, in order, to the function it is given.
+pub type ReadLayers<'a> = &'a dyn Fn(&mut dyn FnMut(Box<dyn Read>) -> Result<()>) -> Result<()>;
+
+/// The base a kit comes from: its config digest, its platform, and its layers.
 pub struct Base<'a> {
     pub config_digest: &'a Digest,
     pub platform: ImagePlatform,
-    pub layers: &'a dyn Fn(&mut dyn FnMut(Box<dyn Read>) -> Result<()>) -> Result<()>,
+    pub layers: ReadLayers<'a>,
 }
 
 /// A kit in the cache, ready to unpack and run.
@@ -74,8 +76,10 @@ impl Kit {
             _ => {}
         }
         let record = match build(base, interpreter, cache)? {
-            Ok(kit) => Record::Ready(kit),
-            Err(reason) => Record::Unusable(reason),
+            Built::Ready(kit) => Record::Ready(kit),
+            Built::Unusable(reason) => Record::Unusable(reason),
+            // Not remembered: the next build tries again, on a machine that may let it.
+            Built::DoesNotStart(reason) => return Ok(Err(reason)),
         };
         cache.put_record(RECORD, &key, &record)?;
         Ok(match record {
@@ -130,12 +134,18 @@ fn runs_here(platform: ImagePlatform) -> bool {
     cfg!(target_os = "linux") && std::env::consts::ARCH == platform.machine()
 }
 
+/// What reading a base for its kit gave.
+enum Built {
+    Ready(Kit),
+    /// The base lacks what the interpreter needs: so it stays.
+    Unusable(String),
+    /// Complete, but it did not start on this machine (a cache on a `noexec` mount, a
+    /// sandbox): that may change.
+    DoesNotStart(String),
+}
+
 /// Reads the base for the kit, packs it into the cache and checks that it starts.
-fn build(
-    base: &Base<'_>,
-    interpreter: &Interpreter,
-    cache: &Cache,
-) -> Result<std::result::Result<Kit, String>> {
+fn build(base: &Base<'_>, interpreter: &Interpreter, cache: &Cache) -> Result<Built> {
     let xy = format!("{}.{}", interpreter.major, interpreter.minor);
     let scratch = tempfile::Builder::new()
         .prefix(".kitscan")
@@ -148,7 +158,7 @@ fn build(
     scan.keep_surviving(&walk);
     let parts = match scan.parts(&interpreter.path) {
         Ok(parts) => parts,
-        Err(reason) => return Ok(Err(reason)),
+        Err(reason) => return Ok(Built::Unusable(reason)),
     };
     let (blob, _) = cache.write_blob(None, |out| parts.write_tar(&scan, out))?;
     let mut kit = Kit {
@@ -161,14 +171,17 @@ fn build(
     match Identity::probe(kit.command(dir.path())) {
         Ok(identity) => kit.identity = identity,
         Err(err) => {
-            return Ok(Err(format!(
-                "the base's Python {} does not start here ({err:#})",
+            return Ok(Built::DoesNotStart(format!(
+                "the base's Python {} does not start on this machine ({err:#})",
                 interpreter.path
             )));
         }
     }
-    Ok(Ok(kit))
+    Ok(Built::Ready(kit))
 }
+
+/// Where interpreters built for an image keep their libraries, found through RUNPATH.
+const INTERPRETER_LIBRARY_DIRS: &[&str] = &["opt/python/lib"];
 
 /// The directories the loader searches by default, in its order, for an architecture.
 fn library_dirs(platform: ImagePlatform) -> Vec<String> {
@@ -241,7 +254,9 @@ impl Scan {
         if name.starts_with("python") && dir.ends_with("bin") {
             return true;
         }
-        if name.contains(".so") && self.library_dirs.iter().any(|d| d == dir) {
+        let library_dir =
+            self.library_dirs.iter().any(|d| d == dir) || INTERPRETER_LIBRARY_DIRS.contains(&dir);
+        if name.contains(".so") && library_dir {
             return true;
         }
         let stdlib = format!("lib/python{}", self.python_xy);

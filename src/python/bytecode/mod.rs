@@ -288,7 +288,7 @@ mod tests {
         let mut command = Command::new("python3");
         command.env_clear();
         let id = Identity::probe(command).expect("python3 on PATH");
-        let xy = id.release.rsplitn(2, '.').nth(1).unwrap().to_owned();
+        let xy = id.release.rsplit_once('.').unwrap().0.to_owned();
         (xy, id.release)
     }
 
