@@ -66,6 +66,16 @@ fn example_runs_hardened_from_its_bytecode_as_app_and_stops_cleanly() {
             "{module} was compiled at start, not loaded from its pyc"
         );
     }
+    // The pycs leave every RECORD true, as an uninstall or an audit reads it.
+    let record_check = "import base64, hashlib, importlib.metadata as m\n\
+        bad = [str(f) for d in m.distributions() for f in d.files or () if f.hash and \
+        base64.urlsafe_b64encode(hashlib.sha256(f.read_binary()).digest()).rstrip(b'=').decode() != f.hash.value]\n\
+        print(len(list(m.distributions())), bad)";
+    let records = docker_ok(&["exec", &container.0, "python", "-c", record_check]);
+    assert!(
+        records.ends_with(" []") && !records.starts_with("0 "),
+        "RECORD rows that no longer match: {records}"
+    );
     let tooling = docker(&[
         "exec",
         &container.0,
