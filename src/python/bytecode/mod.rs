@@ -196,8 +196,9 @@ impl Compiler {
         Ok(compiled)
     }
 
-    /// A command that starts the interpreter, ready for its flags.
-    fn command(&self) -> Command {
+    /// A command that starts the interpreter, ready for its flags; the kit is unpacked
+    /// on first use and stays for the rest of the build.
+    fn command(&self) -> Result<Command> {
         let mut command = match &self.runner {
             Runner::Host(program) => {
                 let mut command = Command::new(program);
@@ -207,17 +208,13 @@ impl Compiler {
             Runner::Kit { kit, unpacked } => {
                 let mut unpacked = unpacked.lock().unwrap_or_else(|p| p.into_inner());
                 if unpacked.is_none() {
-                    // An unpacking error shows as the command failing to start.
-                    *unpacked = kit.unpack(&self.cache).ok();
+                    *unpacked = Some(kit.unpack(&self.cache)?);
                 }
-                match unpacked.as_ref() {
-                    Some(dir) => kit.command(dir.path()),
-                    None => Command::new("/nonexistent/kit"),
-                }
+                kit.command(unpacked.as_ref().expect("unpacked above").path())
             }
         };
         command.env("PYTHONHASHSEED", "0");
-        command
+        Ok(command)
     }
 }
 

@@ -77,7 +77,7 @@ pub type Outcome = std::result::Result<Vec<u8>, String>;
 pub fn compile(
     jobs: &[Job<'_>],
     workers: usize,
-    start: &dyn Fn() -> Command,
+    start: &dyn Fn() -> Result<Command>,
 ) -> Result<Vec<Outcome>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
@@ -87,11 +87,12 @@ pub fn compile(
     let shares: Vec<Vec<usize>> = (0..workers)
         .map(|w| (w..jobs.len()).step_by(workers).collect())
         .collect();
+    let commands = shares.iter().map(|_| start()).collect::<Result<Vec<_>>>()?;
     let results = std::thread::scope(|scope| {
         let running: Vec<_> = shares
             .iter()
-            .map(|share| {
-                let command = start();
+            .zip(commands)
+            .map(|(share, command)| {
                 scope.spawn(move || run(command, share.iter().map(|&i| &jobs[i])))
             })
             .collect();
@@ -205,10 +206,10 @@ mod tests {
     use super::*;
 
     /// The build machine's own python3, as a stand-in for a base's interpreter.
-    fn python3() -> Command {
+    fn python3() -> Result<Command> {
         let mut command = Command::new("python3");
         command.env_clear().env("PYTHONHASHSEED", "0");
-        command
+        Ok(command)
     }
 
     #[test]
@@ -276,7 +277,7 @@ mod tests {
             command
                 .env_clear()
                 .args(["-c", "import sys; sys.exit('no compiler here')", "--"]);
-            command
+            Ok(command)
         };
         let jobs = [Job {
             path: "/a.py",
