@@ -341,8 +341,8 @@ fn base_from_oci_layout_or_docker_archive_gives_the_same_filesystem() {
     );
 }
 
-/// While a new base is read, pyship builds the dependency layer for the target it
-/// guesses; a wrong guess must be caught. This base's config claims Python 3.12 but it
+/// While a new base is read, pyship downloads the wheels for the target it guesses; a
+/// wrong guess must not reach the dependency layer. This base's config claims Python 3.12 but it
 /// carries 3.11: the image must hold cp311 wheels and equal a build that did not guess.
 #[test]
 fn a_wrong_guess_about_the_base_is_caught_and_rebuilt() {
