@@ -2,13 +2,13 @@
 //! it: the interpreter, the dynamic loader it names, the shared libraries it needs
 //! (followed through DT_NEEDED, as the loader would), and the stdlib files it reads at
 //! start-up. The kit is one uncompressed tar in the cache, remembered by the base's
-//! config digest and the interpreter's path, so each base is read for it once; a build
-//! unpacks it into scratch space and starts the interpreter through the kit's loader,
-//! never the build machine's libraries.
+//! config digest and the interpreter's path, so each base is read for it once. It is
+//! unpacked once too, next to the cache's blobs, and the interpreter always starts
+//! through the kit's own loader, never with the build machine's libraries.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -49,6 +49,9 @@ enum Record {
 
 const RECORD: &str = "python-kit-v1";
 
+/// Where unpacked kits are, in the cache.
+const KITS: &str = "kits";
+
 /// Where things are inside a kit.
 const LOADER: &str = "loader";
 const LIBS: &str = "libs";
@@ -88,15 +91,26 @@ impl Kit {
         })
     }
 
-    /// Unpacks the kit into a fresh directory in the cache's scratch space.
-    pub fn unpack(&self, cache: &Cache) -> Result<tempfile::TempDir> {
-        let dir = tempfile::Builder::new()
+    /// The directory the kit is unpacked in: `kits/<blob>` in the cache, unpacked in
+    /// scratch space and renamed there whole, so it exists only complete. Unpacking
+    /// costs a build more than compiling its project does, hence once per kit.
+    pub fn unpacked(&self, cache: &Cache) -> Result<PathBuf> {
+        let dir = cache.root().join(KITS).join(self.blob.hex());
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let scratch = tempfile::Builder::new()
             .prefix(".kit")
             .tempdir_in(cache.root().join("tmp"))
             .context("cannot create a scratch directory in the cache")?;
         tar::Archive::new(cache.open_blob(&self.blob)?)
-            .unpack(dir.path())
+            .unpack(scratch.path())
             .context("cannot unpack the base's Python from the cache")?;
+        std::fs::create_dir_all(cache.root().join(KITS))?;
+        // Another build may have renamed its own copy first: then that one is used.
+        if std::fs::rename(scratch.path(), &dir).is_err() && !dir.is_dir() {
+            anyhow::bail!("cannot move the base's Python into {}", dir.display());
+        }
         Ok(dir)
     }
 
@@ -167,8 +181,8 @@ fn build(base: &Base<'_>, interpreter: &Interpreter, cache: &Cache) -> Result<Bu
         musl: parts.loader.contains("ld-musl"),
         identity: Identity::default(),
     };
-    let dir = kit.unpack(cache)?;
-    match Identity::probe(kit.command(dir.path())) {
+    let dir = kit.unpacked(cache)?;
+    match Identity::probe(kit.command(&dir)) {
         Ok(identity) => kit.identity = identity,
         Err(err) => {
             return Ok(Built::DoesNotStart(format!(

@@ -14,7 +14,6 @@ mod worker;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -88,11 +87,8 @@ pub struct Compiler {
 }
 
 enum Runner {
-    /// The base's own, unpacked from the cache on first use.
-    Kit {
-        kit: Kit,
-        unpacked: Mutex<Option<tempfile::TempDir>>,
-    },
+    /// The base's own, from the cache.
+    Kit(Kit),
     /// One on this machine's PATH, of the base's exact release.
     Host(PathBuf),
 }
@@ -110,10 +106,7 @@ impl Compiler {
             Ok(kit) => {
                 return Ok(Some(Compiler {
                     identity: kit.identity.clone(),
-                    runner: Runner::Kit {
-                        kit,
-                        unpacked: Mutex::new(None),
-                    },
+                    runner: Runner::Kit(kit),
                     cache: cache.clone(),
                 }));
             }
@@ -196,8 +189,7 @@ impl Compiler {
         Ok(compiled)
     }
 
-    /// A command that starts the interpreter, ready for its flags; the kit is unpacked
-    /// on first use and stays for the rest of the build.
+    /// A command that starts the interpreter, ready for its flags.
     fn command(&self) -> Result<Command> {
         let mut command = match &self.runner {
             Runner::Host(program) => {
@@ -205,13 +197,7 @@ impl Compiler {
                 command.env_clear();
                 command
             }
-            Runner::Kit { kit, unpacked } => {
-                let mut unpacked = unpacked.lock().unwrap_or_else(|p| p.into_inner());
-                if unpacked.is_none() {
-                    *unpacked = Some(kit.unpack(&self.cache)?);
-                }
-                kit.command(unpacked.as_ref().expect("unpacked above").path())
-            }
+            Runner::Kit(kit) => kit.command(&kit.unpacked(&self.cache)?),
         };
         command.env("PYTHONHASHSEED", "0");
         Ok(command)
