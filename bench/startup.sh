@@ -6,7 +6,8 @@
 # /tmp), alternately, RUNS times each; pyship's with -e PORT=8080, the Dockerfile's on the
 # port it hard-codes. Prints mean ± standard deviation and the ratio.
 #
-# Needs: cargo build --release; bash .ci/services.sh; bash tests/support/base-images.sh
+# Needs: cargo build --release (or PYSHIP=path/to/pyship); bash .ci/services.sh;
+# bash tests/support/base-images.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,17 +15,18 @@ REG=127.0.0.1:5000
 BASE=$REG/pyship-test/python:3.11-slim
 DOCKER=/usr/bin/docker
 RUNS=${RUNS:-10}
+PYSHIP=${PYSHIP:-target/release/pyship}
 HARDENED=(--read-only --cap-drop ALL --security-opt no-new-privileges --tmpfs /tmp)
 export DOCKER_BUILDKIT=1
 
 die() { echo "bench: $*" >&2; exit 1; }
-[[ -x target/release/pyship ]] || die "target/release/pyship is missing: run 'cargo build --release' first"
+[[ -x $PYSHIP ]] || die "$PYSHIP is missing: run 'cargo build --release' first, or set PYSHIP"
 "$DOCKER" info >/dev/null 2>&1 || die "Docker engine not reachable; run: bash .ci/services.sh"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r examples/hello-fastapi "$work/src"
-target/release/pyship build "$work/src" --base "$BASE" --load -t pyship-bench/startup:pyship -q >/dev/null
+"$PYSHIP" build "$work/src" --base "$BASE" --load -t pyship-bench/startup:pyship -q >/dev/null
 "$DOCKER" build -q --network host -f bench/startup.Dockerfile -t pyship-bench/startup:docker "$work/src" >/dev/null
 
 # One start: milliseconds from `docker run` to the first 200 on the host port.

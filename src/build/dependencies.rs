@@ -1,9 +1,9 @@
 //! The locked runtime dependencies for the image's real target, and their layer.
 //!
 //! The target is only known once the base's layers are read (which interpreter, which
-//! libc). On a base not read before, that read and the dependency layer for the target
-//! the base most likely is run side by side; the guess is kept only when the real
-//! target installs exactly the same files.
+//! libc). On a base not read before, that read and the download of the wheels for the
+//! target the base most likely is run side by side. The layer itself is written for the
+//! real target, with bytecode compiled by the base's own interpreter.
 
 use anyhow::{Context, Result};
 use reqwest::blocking::Client;
@@ -13,6 +13,8 @@ use crate::contract::VENV_DIR;
 use crate::oci::facts::{self, BaseFacts, Interpreter};
 use crate::oci::layer::{Layer, Tree};
 use crate::oci::platform::{ImagePlatform, Libc};
+use crate::python::bytecode::{self, Compiler, Invalidation};
+use crate::python::download;
 use crate::python::interpreter;
 use crate::python::lock::{Lock, Selection, normalize};
 use crate::python::pep517;
@@ -20,7 +22,7 @@ use crate::python::project::Project;
 use crate::python::simple_api::Finder;
 use crate::python::target::Target;
 use crate::python::venv::Venv;
-use crate::python::wheel::{self, ArtifactKind, WheelChoice};
+use crate::python::wheel::{self, WheelChoice};
 use crate::store::{Cache, Progress};
 use crate::transport::ResolvedImage;
 
@@ -64,67 +66,69 @@ impl Dependencies {
         })
     }
 
-    /// True when both install the same files: same wheels into the same site-packages.
-    fn same_install(&self, other: &Dependencies) -> bool {
-        let files = |d: &Dependencies| {
-            d.wheels
-                .iter()
-                .map(|w| (w.filename.clone(), w.sha256.clone()))
-                .collect::<Vec<_>>()
-        };
-        self.target.python_xy() == other.target.python_xy() && files(self) == files(other)
-    }
-
     pub fn venv(&self) -> Venv {
         Venv::new(VENV_DIR, &self.target.python_xy())
     }
 }
 
+/// What the base gives a build: its facts, the dependencies for its real target and
+/// their layer, and the interpreter that compiles bytecode for it, if one runs here.
+pub struct WithBase {
+    pub facts: BaseFacts,
+    pub deps: Dependencies,
+    pub layer: Layer,
+    pub compiler: Option<Compiler>,
+}
+
 /// The base's facts, the dependencies for its real target, and their layer.
-pub fn with_base(inputs: &Inputs<'_>) -> Result<(BaseFacts, Dependencies, Layer)> {
+pub fn with_base(inputs: &Inputs<'_>) -> Result<WithBase> {
     let Inputs {
         base,
         project,
         platform,
         ..
     } = *inputs;
-    let build = |deps: Dependencies| -> Result<(Dependencies, Layer)> {
-        let layer = layer(
-            &deps,
-            inputs.lock.unresolved_file().as_deref(),
-            &project.indexes,
-            inputs.cache,
-            inputs.client,
-            inputs.progress,
-        )?;
-        Ok((deps, layer))
+    let facts = match base.cached_facts(inputs.cache) {
+        Some(facts) => facts,
+        None => std::thread::scope(|scope| {
+            let scan = scope.spawn(|| base.facts(inputs.cache, inputs.progress));
+            // The head start: the guessed target's wheels download while the base is
+            // read. The layer waits for the real target and the base's interpreter,
+            // which compiles its bytecode; a wrong guess costs only the download.
+            if let Some(deps) = predicted_target(base, project, platform)
+                .and_then(|target| Dependencies::resolve(inputs, target).ok())
+            {
+                let (cache, client, progress) = (inputs.cache, inputs.client, inputs.progress);
+                download::wheels(&deps.wheels, &project.indexes, cache, client, progress).ok();
+            }
+            scan.join()
+                .map_err(|_| anyhow::anyhow!("reading the base image failed"))?
+        })?,
     };
-    if let Some(facts) = base.cached_facts(inputs.cache) {
-        let target = real_target(project, &facts, platform, inputs.progress)?.1;
-        let (deps, layer) = build(Dependencies::resolve(inputs, target)?)?;
-        return Ok((facts, deps, layer));
-    }
-    std::thread::scope(|scope| {
-        let scan = scope.spawn(|| base.facts(inputs.cache, inputs.progress));
-        // A failed guess only costs the head start: the real target decides below.
-        // Sdists are built once, for the real target, not for a guess.
-        let guess = predicted_target(base, project, platform)
-            .and_then(|target| Dependencies::resolve(inputs, target).ok())
-            .filter(|deps| deps.wheels.iter().all(|w| w.kind == ArtifactKind::Wheel))
-            .and_then(|deps| build(deps).ok());
-        let facts = scan
-            .join()
-            .map_err(|_| anyhow::anyhow!("reading the base image failed"))??;
-        let deps = Dependencies::resolve(
-            inputs,
-            real_target(project, &facts, platform, inputs.progress)?.1,
-        )?;
-        let (deps, layer) = match guess {
-            Some((guessed, layer)) if guessed.same_install(&deps) => (deps, layer),
-            _ => build(deps)?,
-        };
-        Ok((facts, deps, layer))
+    let (interpreter, target) = real_target(project, &facts, platform, inputs.progress)?;
+    let compiler = compiler(inputs, &interpreter)?;
+    let deps = Dependencies::resolve(inputs, target)?;
+    let layer = layer(&deps, compiler.as_ref(), inputs)?;
+    Ok(WithBase {
+        facts,
+        deps,
+        layer,
+        compiler,
     })
+}
+
+/// The base's interpreter, run here to compile bytecode (or a stand-in of its release).
+fn compiler(inputs: &Inputs<'_>, interpreter: &Interpreter) -> Result<Option<Compiler>> {
+    let (base, cache, progress) = (inputs.base, inputs.cache, inputs.progress);
+    let layers = |each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>| {
+        base.read_layers(cache, progress, |_, stream| each(stream))
+    };
+    let base = bytecode::Base {
+        config_digest: &base.config_digest,
+        platform: inputs.platform,
+        layers: &layers,
+    };
+    Compiler::find(&base, interpreter, cache, progress)
 }
 
 /// The target a base most likely is before its layers are read: the Python its config
@@ -165,22 +169,18 @@ fn real_target(
     Ok((interpreter, Target::new(platform, libc, &full)?))
 }
 
-/// The venv with every locked runtime wheel, remembered by its inputs so an unchanged
-/// lock reuses the layer without touching a wheel. A lock no resolver wrote
-/// (`unresolved` names it) is first checked to hold everything its packages need.
-fn layer(
-    deps: &Dependencies,
-    unresolved: Option<&str>,
-    indexes: &[crate::python::index::NamedIndex],
-    cache: &Cache,
-    client: &Client,
-    progress: &Progress,
-) -> Result<Layer> {
+/// The venv with every locked runtime wheel and its bytecode, remembered by its inputs
+/// (the wheels and the interpreter that compiles) so an unchanged lock reuses the layer
+/// without touching a wheel. A lock no resolver wrote is first checked to hold
+/// everything its packages need.
+fn layer(deps: &Dependencies, compiler: Option<&Compiler>, inputs: &Inputs<'_>) -> Result<Layer> {
+    let (cache, client, progress) = (inputs.cache, inputs.client, inputs.progress);
     let venv = deps.venv();
     let mut key = Sha256::new();
     key.update(format!(
-        "deps-v2\0{VENV_DIR}\0{}\0",
-        deps.target.python_xy()
+        "deps-v3\0{VENV_DIR}\0{}\0{}\0",
+        deps.target.python_xy(),
+        bytecode::cache_key(compiler)
     ));
     for wheel in &deps.wheels {
         key.update(format!("{}\0{}\0", wheel.filename, wheel.sha256));
@@ -195,11 +195,12 @@ fn layer(
         ));
         return Ok(layer);
     }
-    crate::python::download::wheels(&deps.wheels, indexes, cache, client, progress)?;
+    let indexes = &inputs.project.indexes;
+    download::wheels(&deps.wheels, indexes, cache, client, progress)?;
     let wheels = pep517::sdist::built(&deps.wheels, &deps.target, indexes, cache, progress)?;
-    if let Some(file) = unresolved {
+    if let Some(file) = inputs.lock.unresolved_file() {
         let env = deps.target.marker_environment();
-        crate::python::requires::ensure_complete(&wheels, cache, &env, file)?;
+        crate::python::requires::ensure_complete(&wheels, cache, &env, &file)?;
     }
     let mut tree = Tree::new();
     let task = progress.items(wheels.len() as u64, "installing wheels");
@@ -209,6 +210,14 @@ fn layer(
         task.inc(1);
     }
     task.finish();
+    if let Some(compiler) = compiler {
+        compiler.compile_tree(
+            &mut tree,
+            &venv.site_packages(),
+            Invalidation::Unchecked,
+            progress,
+        )?;
+    }
     let layer = tree.write_layer(cache, DEPENDENCY_EPOCH)?;
     cache.put_record("layers", &key, &layer)?;
     Ok(layer)

@@ -9,9 +9,10 @@ use super::plan::Plan;
 use crate::contract::{APP_DIR, APP_HOME, APP_UID, APP_USER};
 use crate::oci::facts::BaseFacts;
 use crate::oci::layer::{Content, Entry, Layer, Tree};
+use crate::python::bytecode::{Compiler, Invalidation};
 use crate::python::venv::Venv;
 use crate::python::wheel;
-use crate::store::Cache;
+use crate::store::{Cache, Progress};
 
 /// What ties the image to its base: `/etc/passwd` and `/etc/group` with the `app` user
 /// added, its home, and the venv's `pyvenv.cfg` and links to the base's interpreter.
@@ -103,8 +104,16 @@ fn with_line(existing: Option<&str>, name: &str, line: &str, db: UserDb) -> Resu
     Ok(text)
 }
 
-/// The project's files under /app, read-only for the runtime user, importable from the venv.
-pub fn project(plan: &Plan, venv: &Venv, cache: &Cache) -> Result<Layer> {
+/// The project's files under /app, read-only for the runtime user, importable from the
+/// venv, with their bytecode. Its pycs check their source's hash: a development setup
+/// that mounts edited code over /app must not run the image's stale pycs.
+pub fn project(
+    plan: &Plan,
+    venv: &Venv,
+    compiler: Option<&Compiler>,
+    cache: &Cache,
+    progress: &Progress,
+) -> Result<Layer> {
     let mut tree = Tree::new();
     tree.insert(APP_DIR, Entry::dir(plan.epoch))?;
     for path in plan.files.files() {
@@ -131,6 +140,10 @@ pub fn project(plan: &Plan, venv: &Venv, cache: &Cache) -> Result<Layer> {
     }
     if !plan.project_is_built() {
         run_from_source(plan, venv, &mut tree)?;
+    }
+    // After the installs, so the local packages' modules get their bytecode too.
+    if let Some(compiler) = compiler {
+        compiler.compile_tree(&mut tree, APP_DIR, Invalidation::Checked, progress)?;
     }
     tree.write_layer(cache, plan.epoch)
 }

@@ -85,7 +85,12 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     // Named extras and groups are checked before anything is downloaded.
     lock.check_selection(&project, &selection)?;
     let finder = Finder::new(&client, &cache, &project.indexes, &progress);
-    let (facts, deps, deps_layer) = dependencies::with_base(&Inputs {
+    let dependencies::WithBase {
+        facts,
+        deps,
+        layer: deps_layer,
+        compiler,
+    } = dependencies::with_base(&Inputs {
         base: &base,
         project: &project,
         lock: &lock,
@@ -128,7 +133,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             ),
         },
         OwnLayer {
-            layer: layers::project(&plan, &venv, &cache)?,
+            layer: layers::project(&plan, &venv, compiler.as_ref(), &cache, &progress)?,
             role: LayerRole::Project,
             created_by: format!(
                 "pyship: {} project files into {APP_DIR}, {} local packages into {VENV_DIR}",

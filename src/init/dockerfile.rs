@@ -100,12 +100,15 @@ ENV UV_COMPILE_BYTECODE=1 \\
 }
 
 /// The project on top of the installed dependencies, in a stage of its own: a source
-/// edit rebuilds only this stage, and what it adds (the source, and the files its install
-/// put into the venv) is collected into `/out` so the runtime image gets it as one small
-/// layer above an unchanged dependency layer.
+/// edit rebuilds only this stage, and what it adds (the source and its bytecode, and the
+/// files its install put into the venv) is collected into `/out` so the runtime image
+/// gets it as one small layer above an unchanged dependency layer.
 fn project(out: &mut String, service: &Service) {
     out.push_str(
-        "# The project itself: its source, and what installing it adds to the venv.\nFROM builder AS project\nCOPY . .\n",
+        "# The project itself: its source, and what installing it adds to the venv. The\n\
+         # installers compile only the venv; the source gets pycs that check its hash, so\n\
+         # they stay right when the code is edited or mounted over in development.\n\
+         FROM builder AS project\nCOPY . .\n",
     );
     let install = Install::of(service);
     let mut mounts = vec![UV_CACHE.to_owned()];
@@ -117,6 +120,9 @@ fn project(out: &mut String, service: &Service) {
         "find {VENV_DIR} -fprint /tmp/deps.list && sort -o /tmp/deps.list /tmp/deps.list"
     )];
     commands.extend(install.project.unwrap_or_default());
+    commands.push(format!(
+        "{VENV_DIR}/bin/python -m compileall -q --invalidation-mode checked-hash -x '/[.]venv/' {APP_DIR}"
+    ));
     commands.extend([
         format!("find {VENV_DIR} -fprint /tmp/all.list && sort -o /tmp/all.list /tmp/all.list"),
         "comm -13 /tmp/deps.list /tmp/all.list > /tmp/project.list".to_owned(),

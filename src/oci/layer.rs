@@ -34,6 +34,17 @@ pub enum Content {
     },
 }
 
+impl Content {
+    /// Its size in bytes, as far as it is known before it is read.
+    fn size(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Content::ZipMember { size, .. } => *size,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Node {
     Dir,
@@ -188,21 +199,44 @@ impl Tree {
         self.entries
             .values()
             .map(|e| match &e.node {
-                Node::File {
-                    content: Content::Bytes(b),
-                    ..
-                } => b.len() as u64,
-                Node::File {
-                    content: Content::Path(p),
-                    ..
-                } => std::fs::metadata(p).map_or(0, |m| m.len()),
-                Node::File {
-                    content: Content::ZipMember { size, .. },
-                    ..
-                } => *size,
+                Node::File { content, .. } => content.size(),
                 _ => 0,
             })
             .sum()
+    }
+
+    /// The path and bytes of every regular file that `wanted` accepts by its tar path
+    /// and size, in path order; each wheel is opened once for all its members read.
+    pub fn read_files(&self, wanted: impl Fn(&str, u64) -> bool) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut zips = OpenZips::default();
+        let mut files = Vec::new();
+        for (path, entry) in &self.entries {
+            let Node::File { content, .. } = &entry.node else {
+                continue;
+            };
+            if !wanted(path, content.size()) {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            match content {
+                Content::Bytes(b) => bytes.extend_from_slice(b),
+                Content::Path(source) => {
+                    File::open(source)
+                        .and_then(|mut f| f.read_to_end(&mut bytes))
+                        .with_context(|| format!("cannot read {}", source.display()))?;
+                }
+                Content::ZipMember { zip, index, .. } => {
+                    zips.open(zip)?
+                        .by_index(*index)?
+                        .read_to_end(&mut bytes)
+                        .with_context(|| {
+                            format!("cannot read member {index} of {}", zip.display())
+                        })?;
+                }
+            }
+            files.push((path.clone(), bytes));
+        }
+        Ok(files)
     }
 
     /// Directory entries for every parent that has none, owned by root, at `mtime`.

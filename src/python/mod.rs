@@ -2,6 +2,7 @@
 //! runs on, its source files and how it starts, and how its wheels are chosen,
 //! downloaded, built from source when need be, and installed into a virtual environment.
 
+pub mod bytecode;
 pub mod download;
 pub mod entrypoint;
 pub mod index;

@@ -10,7 +10,7 @@ use common::*;
 const EXAMPLE: &str = "hello-fastapi";
 
 #[test]
-fn example_runs_hardened_as_app_and_stops_cleanly() {
+fn example_runs_hardened_from_its_bytecode_as_app_and_stops_cleanly() {
     let pyship = Pyship::new();
     let project = copy_example(EXAMPLE);
     let tag = format!("pyship-e2e/hello:{}", std::process::id());
@@ -39,6 +39,43 @@ fn example_runs_hardened_as_app_and_stops_cleanly() {
     assert_eq!(docker_ok(&["exec", &container.0, "id", "-u"]), "1001");
     assert_eq!(docker_ok(&["exec", &container.0, "whoami"]), "app");
     assert_not_importable(&container, &["pytest", "httpx"]);
+
+    // Bytecode the base's Python reads: the project's checks its source, the
+    // dependencies' does not; and imports load it rather than compile.
+    let site = "/app/.venv/lib/python3.11/site-packages";
+    let dependency = format!("{site}/fastapi/applications.py");
+    assert_pyc(&container, "/app/app/main.py", 3);
+    assert_pyc(&container, &dependency, 1);
+    let verbose = docker(&[
+        "exec",
+        &container.0,
+        "python",
+        "-v",
+        "-c",
+        "import app.main",
+    ]);
+    let log = stderr(&verbose);
+    assert!(verbose.status.success(), "{log}");
+    for module in [
+        "/app/app/__pycache__/main",
+        &format!("{site}/fastapi/__pycache__/applications"),
+    ] {
+        let loaded = format!("code object from '{module}.cpython-311.pyc'");
+        assert!(
+            log.contains(&loaded),
+            "{module} was compiled at start, not loaded from its pyc"
+        );
+    }
+    // The pycs leave every RECORD true, as an uninstall or an audit reads it.
+    let record_check = "import base64, hashlib, importlib.metadata as m\n\
+        bad = [str(f) for d in m.distributions() for f in d.files or () if f.hash and \
+        base64.urlsafe_b64encode(hashlib.sha256(f.read_binary()).digest()).rstrip(b'=').decode() != f.hash.value]\n\
+        print(len(list(m.distributions())), bad)";
+    let records = docker_ok(&["exec", &container.0, "python", "-c", record_check]);
+    assert!(
+        records.ends_with(" []") && !records.starts_with("0 "),
+        "RECORD rows that no longer match: {records}"
+    );
     let tooling = docker(&[
         "exec",
         &container.0,
@@ -304,8 +341,8 @@ fn base_from_oci_layout_or_docker_archive_gives_the_same_filesystem() {
     );
 }
 
-/// While a new base is read, pyship builds the dependency layer for the target it
-/// guesses; a wrong guess must be caught. This base's config claims Python 3.12 but it
+/// While a new base is read, pyship downloads the wheels for the target it guesses; a
+/// wrong guess must not reach the dependency layer. This base's config claims Python 3.12 but it
 /// carries 3.11: the image must hold cp311 wheels and equal a build that did not guess.
 #[test]
 fn a_wrong_guess_about_the_base_is_caught_and_rebuilt() {

@@ -132,6 +132,16 @@ fn builds_runs_and_rebuilds(name: &str, edit: &str, deps_step: &str, dev_package
         stdout(&tooling)
     );
     assert_not_importable(&container, dev_packages);
+    // The installers compile the venv (timestamp pycs); the Dockerfile compiles the source.
+    assert_pyc(&container, &format!("/app/{edit}"), 3);
+    let compiled = docker_ok(&[
+        "exec",
+        &container.0,
+        "sh",
+        "-c",
+        "find /app/.venv/lib -name '*.pyc' | head -n 1",
+    ]);
+    assert!(!compiled.is_empty(), "no bytecode for the dependencies");
     let writable = docker(&["exec", &container.0, "sh", "-c", "touch /app/x"]);
     assert!(
         !writable.status.success(),

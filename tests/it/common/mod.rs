@@ -165,6 +165,20 @@ pub fn assert_not_importable(container: &Container, packages: &[&str]) {
     }
 }
 
+/// Asserts that `source`, a file in the running container, has the pyc beside it that
+/// the container's own Python looks for, with its magic number and the PEP 552 `flags`
+/// (0 timestamp, 1 unchecked hash, 3 checked hash).
+pub fn assert_pyc(container: &Container, source: &str, flags: u32) {
+    let check = format!(
+        "import importlib.util as u\npyc = u.cache_from_source({source:?})\nhead = open(pyc, 'rb').read(8)\nprint(pyc, head[:4] == u.MAGIC_NUMBER, int.from_bytes(head[4:8], 'little'))"
+    );
+    let out = docker_ok(&["exec", &container.0, "python", "-c", &check]);
+    assert!(
+        out.ends_with(&format!(" True {flags}")),
+        "{source}: want its pyc with this Python's magic number and flags {flags}, got: {out}"
+    );
+}
+
 /// The port tests ask services for through `$PORT`: not the default, so an image that
 /// ignores the variable does not answer.
 pub const RUN_PORT: u16 = 8080;
