@@ -62,7 +62,7 @@ impl Kind {
         match self {
             Kind::Wheels => "downloaded wheels",
             Kind::Sdists => "source distributions",
-            Kind::Bases => "layers and configs of base images",
+            Kind::Bases => "layers and configs of base images, and interpreters lifted from them",
             Kind::Layers => "layers pyship wrote",
             Kind::Images => "manifests, indexes and configs of built images",
             Kind::Records => "remembered facts and layer keys",
@@ -202,6 +202,17 @@ impl Names {
                 && let Some(hex) = digest_hex(&json["digest"])
             {
                 names.0.insert(hex, Kind::Layers);
+            }
+        }
+        // An interpreter lifted out of a base to compile bytecode is the base's.
+        let kits = root
+            .join("records")
+            .join(crate::python::bytecode::KIT_RECORD);
+        for (path, size, _) in files(&kits) {
+            if let Some(json) = small_json(&path, size)
+                && let Some(hex) = digest_hex(&json["Ready"]["blob"])
+            {
+                names.0.insert(hex, Kind::Bases);
             }
         }
         names

@@ -207,6 +207,10 @@ fn env_args() -> Vec<String> {
 }
 
 /// Runs verify with JSON output; returns (exit code, the checks).
+/// The process ids of the verify runs this module started: each labels its containers
+/// `pyship.verify=<pid>-…`, and other modules' runs share the engine.
+static OUR_RUNS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
 fn verify(image: &str, extra: &[String]) -> (Option<i32>, Vec<serde_json::Value>) {
     let mut args = vec![
         "verify".to_owned(),
@@ -215,8 +219,16 @@ fn verify(image: &str, extra: &[String]) -> (Option<i32>, Vec<serde_json::Value>
         "json".into(),
     ];
     args.extend(extra.iter().cloned());
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = Pyship::new().run(&argv);
+    let pyship = Pyship::new();
+    let child = pyship
+        .command()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    OUR_RUNS.lock().unwrap().push(child.id());
+    let out = child.wait_with_output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("verify {image}: no JSON: {}", stderr(&out)));
     (
@@ -285,8 +297,16 @@ fn each_broken_image_fails_exactly_the_check_it_targets() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    let left = docker_ok(&["ps", "-aq", "--filter", "label=pyship.verify"]);
-    assert!(left.is_empty(), "verify left containers behind: {left}");
+    let runs = OUR_RUNS.lock().unwrap().clone();
+    let left: Vec<String> = docker_ok(&["ps", "-a", "--format", "{{.ID}} {{.Labels}}"])
+        .lines()
+        .filter(|line| {
+            runs.iter()
+                .any(|pid| line.contains(&format!("pyship.verify={pid}-")))
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "verify left containers behind: {left:?}");
 }
 
 /// container-structure-test can express three of the checks: the user, a file that must

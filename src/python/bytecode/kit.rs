@@ -47,7 +47,8 @@ enum Record {
     Unusable(String),
 }
 
-const RECORD: &str = "python-kit-v1";
+/// The records naming each base interpreter's kit blob (`cache info` reads them too).
+pub const RECORD: &str = "python-kit-v1";
 
 /// Where unpacked kits are, in the cache.
 const KITS: &str = "kits";

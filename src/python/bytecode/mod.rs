@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use kit::Base;
 use kit::Kit;
+pub use kit::RECORD as KIT_RECORD;
 use worker::Job;
 
 use crate::oci::facts::Interpreter;
