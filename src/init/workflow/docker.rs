@@ -2,7 +2,7 @@
 //! immutable `sha-` tag, an SBOM and a scan are made of that digest, then it is promoted
 //! by moving tags, never by rebuilding.
 
-use super::{CHECKOUT, ghcr_login};
+use super::{CHECKOUT, HEAD, ghcr_login};
 
 const SETUP_BUILDX: &str =
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e # v4.3.0";
@@ -14,25 +14,13 @@ const SCAN: &str = "anchore/scan-action@e1165082ffb1fe366ebaf02d8526e7c4989ea9d2
 
 pub fn render() -> String {
     let login = ghcr_login();
+    let head = HEAD;
     format!(
         "\
 # Builds the image once per push, pushes it to GHCR under an immutable sha-<commit> tag,
 # records an SBOM and scans that exact digest; only then do the branch and version tags
 # move to it, so what is promoted is what was scanned. Written by `pyship init`.
-name: container
-
-on:
-  push:
-    branches: [main]
-    tags: [\"v*\"]
-
-# Nothing by default; each job asks for what it needs.
-permissions: {{}}
-
-concurrency:
-  group: container-${{{{ github.ref }}}}
-  cancel-in-progress: false
-
+{head}
 jobs:
   build:
     name: Build and push sha- tag

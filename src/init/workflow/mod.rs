@@ -24,6 +24,24 @@ pub enum Ci {
 const CHECKOUT: &str = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1";
 const LOGIN: &str = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121 # v4.1.0";
 
+/// What both workflows start with: when they run, no permissions by default, and one
+/// run per ref at a time, so two pushes never race to move the same tags.
+const HEAD: &str = "\
+name: container
+
+on:
+  push:
+    branches: [main]
+    tags: [\"v*\"]
+
+# Nothing by default; each job asks for what it needs.
+permissions: {}
+
+concurrency:
+  group: container-${{ github.ref }}
+  cancel-in-progress: false
+";
+
 pub fn render(ci: Ci) -> String {
     match ci {
         Ci::Docker => docker::render(),

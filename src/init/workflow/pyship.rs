@@ -3,7 +3,7 @@
 //! keylessly with the job's OIDC identity; a second job promotes the digest by moving
 //! tags, refusing one without a signature or SBOM.
 
-use super::CHECKOUT;
+use super::{CHECKOUT, HEAD};
 
 /// Installs Sigstore's cosign for the keyless signature: pyship signs with a key file,
 /// while a GitHub job's identity is an OIDC token that only Sigstore's Fulcio turns into
@@ -22,26 +22,14 @@ fn install_pyship() -> String {
 
 pub fn render() -> String {
     let install = install_pyship();
+    let head = HEAD;
     format!(
         "\
 # Builds the image with pyship (no Dockerfile, no Docker daemon, no buildx or QEMU),
 # pushes it to GHCR under an immutable sha-<commit> tag with its SBOM and provenance
 # attached, checks that exact digest and signs it; only then do the branch and version
 # tags move to it, by digest. Written by `pyship init --ci pyship`.
-name: container
-
-on:
-  push:
-    branches: [main]
-    tags: [\"v*\"]
-
-# Nothing by default; each job asks for what it needs.
-permissions: {{}}
-
-concurrency:
-  group: container-${{{{ github.ref }}}}
-  cancel-in-progress: false
-
+{head}
 env:
   PYSHIP_VERSION: \"{version}\"
   # pyship sends this login to GHCR and nowhere else (not to the base image's registry).
