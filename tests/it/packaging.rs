@@ -8,10 +8,10 @@ use crate::common::*;
 #[test]
 fn maturin_wheel_installs_into_a_fresh_venv_and_runs() {
     let out_dir = tempfile::tempdir().unwrap();
-    // The dev profile: optimizing would only make the suite slower, and what is tested
-    // here is the packaging, not the code.
+    // Not optimized (what is tested is the packaging, not the code), and not the dev
+    // profile either: that would rebuild target/debug/pyship while other tests run it.
     let built = Command::new("maturin")
-        .args(["build", "--profile", "dev", "--out"])
+        .args(["build", "--profile", "wheel-check", "--out"])
         .arg(out_dir.path())
         .current_dir(repo_root())
         .output()
