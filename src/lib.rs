@@ -7,6 +7,7 @@ mod build;
 mod cache;
 pub mod cli;
 pub mod contract;
+mod debian;
 pub mod dockerfile;
 mod dockerignore;
 mod error;
