@@ -39,10 +39,22 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME")]
     pub package: Option<String>,
 
-    /// Base image: a registry reference (tag or digest), oci:DIR[:TAG] or docker-archive:FILE.
+    /// Base image: a registry reference (tag or digest), oci:DIR[:TAG], docker-archive:FILE,
+    /// or deb:SUITE[+PACKAGE...] to assemble it from Debian's signed packages (deb:bookworm
+    /// for Python 3.11, deb:trixie for 3.13; +libpq5 adds a runtime library).
     /// Default: [tool.pyship] base, else python:X.Y-slim for the project's Python.
     #[arg(long, env = "PYSHIP_BASE")]
     pub base: Option<String>,
+
+    /// For a deb: base, resolve its packages from the archive again and write them to
+    /// pyship-base.lock, which later builds then use instead of the archive's index.
+    #[arg(long)]
+    pub lock_base: bool,
+
+    /// For a deb: base, read the archive's index again even if a resolution from the
+    /// last 24 hours is cached (a pyship-base.lock still decides when present).
+    #[arg(long)]
+    pub refresh_base: bool,
 
     /// Target platform: linux/amd64 or linux/arm64.
     #[arg(long, env = "PYSHIP_PLATFORM")]

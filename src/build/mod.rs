@@ -3,6 +3,7 @@
 
 mod args;
 mod attest;
+mod base;
 mod config;
 mod dependencies;
 mod git;
@@ -29,13 +30,13 @@ use crate::oci::image::Image;
 use crate::oci::layer::Layer;
 use crate::oci::platform::ImagePlatform;
 use crate::python::lock::Lock;
+use crate::python::pep517;
 use crate::python::simple_api::Finder;
 use crate::python::workspace;
-use crate::python::{interpreter, pep517};
 use crate::sign::PrivateKey;
 use crate::store::{Cache, Progress};
 use crate::transport::registry::{BeforeTag, Registry};
-use crate::transport::{Destination, ImageSource, ResolvedImage};
+use crate::transport::{Destination, ResolvedImage};
 
 /// A layer pyship wrote, with what it holds and the line its history entry shows.
 pub struct OwnLayer {
@@ -74,11 +75,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             .or(project.config.platform.as_deref())
             .unwrap_or("linux/amd64"),
     )?;
-    let base_name = match &args.base {
-        Some(base) => base.clone(),
-        None => interpreter::default_base(&project)?,
-    };
-    let base = ImageSource::from_str(&base_name)?.resolve(platform, &client, &cache)?;
+    let base = base::source(&args, &project)?.resolve(platform, &client, &cache)?;
     progress.line(&format!("base    {}@{}", base.name, base.manifest_digest));
 
     let selection = args.selection(&project);

@@ -174,6 +174,11 @@ impl Tree {
         clean(path).is_ok_and(|key| self.entries.contains_key(&key))
     }
 
+    /// Keeps only the entries whose tar path (no leading slash) `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.entries.retain(|path, _| keep(path));
+    }
+
     /// The paths in the tree, in tar form (no leading slash).
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)

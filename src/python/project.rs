@@ -58,6 +58,13 @@ pub struct Project {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PyshipConfig {
     pub base: Option<String>,
+    /// Runtime packages a `deb:` base adds, as `deb:SUITE+PACKAGE` does.
+    #[serde(default)]
+    pub base_packages: Vec<String>,
+    /// PEM files of certificate authorities a `deb:` base adds to its system bundle
+    /// (a company's own CA), relative to the project.
+    #[serde(default)]
+    pub base_ca_certificates: Vec<PathBuf>,
     pub command: Option<Vec<String>>,
     pub port: Option<u16>,
     pub platform: Option<String>,

@@ -6,6 +6,7 @@
 //! set only after every blob it names is in the registry.
 
 pub mod archive;
+pub mod debian;
 pub mod engine;
 pub mod layout;
 pub mod registry;
@@ -37,6 +38,8 @@ pub enum ImageSource {
     DockerArchive(PathBuf),
     /// An image in the local Docker or Podman engine, read through `save`.
     Engine(String),
+    /// A base pyship assembles from Debian's packages: `deb:SUITE[+PACKAGE...]`.
+    Debian(debian::DebianSource),
 }
 
 /// Where a finished image goes, as given on the command line.
@@ -112,6 +115,9 @@ impl std::str::FromStr for ImageSource {
         if let Some(file) = text.strip_prefix("docker-archive:") {
             return Ok(ImageSource::DockerArchive(file.into()));
         }
+        if let Some(rest) = text.strip_prefix(debian::SCHEME) {
+            return Ok(ImageSource::Debian(debian::DebianSource::parse(rest)?));
+        }
         if let Some(name) = text.strip_prefix("docker:") {
             return Ok(ImageSource::Engine(name.to_owned()));
         }
@@ -152,6 +158,7 @@ impl ImageSource {
             }
             ImageSource::DockerArchive(file) => archive::resolve(file, cache),
             ImageSource::Engine(name) => engine::Engine::detect()?.resolve(name, cache),
+            ImageSource::Debian(source) => source.resolve(platform, client, cache),
         }
     }
 }

@@ -8,6 +8,7 @@ mod build;
 mod build_errors;
 mod cache_hygiene;
 mod crash_safety;
+mod debian;
 mod fault_injection;
 mod hostile_inputs;
 mod init;
