@@ -2,7 +2,7 @@
 //! immutable `sha-` tag, an SBOM and a scan are made of that digest, then it is promoted
 //! by moving tags, never by rebuilding.
 
-use super::{CHECKOUT, HEAD, ghcr_login};
+use super::{HEAD, first_steps, ghcr_login};
 
 const SETUP_BUILDX: &str =
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e # v4.3.0";
@@ -15,6 +15,7 @@ const SCAN: &str = "anchore/scan-action@e1165082ffb1fe366ebaf02d8526e7c4989ea9d2
 pub fn render() -> String {
     let login = ghcr_login();
     let head = HEAD;
+    let first_steps = first_steps();
     format!(
         "\
 # Builds the image once per push, pushes it to GHCR under an immutable sha-<commit> tag,
@@ -32,14 +33,7 @@ jobs:
       image: ${{{{ steps.name.outputs.image }}}}
       digest: ${{{{ steps.build.outputs.digest }}}}
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - id: name
-        name: Image name (GHCR wants it lowercase)
-        env:
-          REPOSITORY: ${{{{ github.repository }}}}
-        run: echo \"image=ghcr.io/${{REPOSITORY,,}}\" >> \"$GITHUB_OUTPUT\"
+{first_steps}
       - uses: {SETUP_BUILDX}
 {login}
       - id: meta

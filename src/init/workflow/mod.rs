@@ -49,6 +49,21 @@ pub fn render(ci: Ci) -> String {
     }
 }
 
+/// The build job's first steps in both workflows: the checkout, without leaving the
+/// token in `.git/config`, and the image's name, which GHCR wants lowercase.
+fn first_steps() -> String {
+    format!(
+        "      - uses: {CHECKOUT}
+        with:
+          persist-credentials: false
+      - id: name
+        name: Image name (GHCR wants it lowercase)
+        env:
+          REPOSITORY: ${{{{ github.repository }}}}
+        run: echo \"image=ghcr.io/${{REPOSITORY,,}}\" >> \"$GITHUB_OUTPUT\""
+    )
+}
+
 /// Logs in to GHCR with the job's own `GITHUB_TOKEN`: every job that touches the
 /// registry through Docker starts with it.
 fn ghcr_login() -> String {

@@ -3,7 +3,7 @@
 //! keylessly with the job's OIDC identity; a second job promotes the digest by moving
 //! tags, refusing one without a signature or SBOM.
 
-use super::{CHECKOUT, HEAD};
+use super::{HEAD, first_steps};
 
 /// Installs Sigstore's cosign for the keyless signature: pyship signs with a key file,
 /// while a GitHub job's identity is an OIDC token that only Sigstore's Fulcio turns into
@@ -23,6 +23,7 @@ fn install_pyship() -> String {
 pub fn render() -> String {
     let install = install_pyship();
     let head = HEAD;
+    let first_steps = first_steps();
     format!(
         "\
 # Builds the image with pyship (no Dockerfile, no Docker daemon, no buildx or QEMU),
@@ -50,14 +51,7 @@ jobs:
       PYSHIP_REGISTRY_USERNAME: ${{{{ github.actor }}}}
       PYSHIP_REGISTRY_PASSWORD: ${{{{ secrets.GITHUB_TOKEN }}}}
     steps:
-      - uses: {CHECKOUT}
-        with:
-          persist-credentials: false
-      - id: name
-        name: Image name (GHCR wants it lowercase)
-        env:
-          REPOSITORY: ${{{{ github.repository }}}}
-        run: echo \"image=ghcr.io/${{REPOSITORY,,}}\" >> \"$GITHUB_OUTPUT\"
+{first_steps}
 {install}
       - id: build
         name: Build and push the immutable sha- tag, SBOM and provenance attached
