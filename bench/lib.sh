@@ -6,6 +6,8 @@ REG=127.0.0.1:5000
 BASE=$REG/pyship-test/python:3.11-slim
 DOCKER=/usr/bin/docker
 TOOLS=${BENCH_TOOLS:-pyship docker}
+# The base pyship builds on: the Dockerfile's stand-in, or BENCH_PYSHIP_BASE (deb:bookworm).
+PYSHIP_BASE=${BENCH_PYSHIP_BASE:-$BASE}
 OUT=/tmp/pyship-bench
 PYSHIP=$(realpath -m "${CARGO_TARGET_DIR:-target}/release/pyship")
 export DOCKER_BUILDKIT=1 # Debian's 20.10 client needs it for RUN --mount
@@ -26,27 +28,37 @@ check_bench_machine() {
   mkdir -p "$OUT"
 }
 
-# Compressed size: sum of the layer sizes in the pushed manifest (an index is
-# resolved to its linux/amd64 entry), in SI units like `docker image ls`.
-compressed() {
+# Compressed size in bytes: sum of the layer sizes in the pushed manifest (an index is
+# resolved to its linux/amd64 entry).
+compressed_bytes() {
   local ref=$1 raw digest
   raw=$(skopeo inspect --tls-verify=false --raw "docker://$ref")
   digest=$(jq -r '.manifests[]? | select(.platform.architecture == "amd64") | .digest' <<<"$raw" | head -n1)
   [[ -z $digest ]] || raw=$(skopeo inspect --tls-verify=false --raw "docker://${ref%:*}@$digest")
-  jq '[.layers[].size] | add' <<<"$raw" | numfmt --to=si --suffix=B
+  jq '[.layers[].size] | add' <<<"$raw"
 }
 
-# Prints the compressed and uncompressed size of REPOSITORY:TOOL for each tool.
+# Prints the compressed and uncompressed size of REPOSITORY:TOOL for each tool (SI
+# units, like `docker image ls`), then pyship's size as a fraction of the Dockerfile's.
 print_sizes() {
   local repository=$1 tool ref
+  local -A packed unpacked
   echo
   printf '%-34s %12s %14s\n' image compressed uncompressed
   for tool in pyship docker; do
     has "$tool" || continue
     ref=$repository:$tool
     "$DOCKER" pull -q "$ref" >/dev/null
-    printf '%-34s %12s %14s\n' "$ref" "$(compressed "$ref")" "$("$DOCKER" image ls --format '{{.Size}}' "$ref")"
+    packed[$tool]=$(compressed_bytes "$ref")
+    unpacked[$tool]=$("$DOCKER" image inspect --format '{{.Size}}' "$ref")
+    printf '%-34s %12s %14s\n' "$ref" "$(numfmt --to=si --suffix=B "${packed[$tool]}")" \
+      "$(numfmt --to=si --suffix=B "${unpacked[$tool]}")"
   done
+  if has pyship && has docker; then
+    printf 'pyship / docker: %.2fx compressed, %.2fx uncompressed\n' \
+      "$(bc -l <<<"${packed[pyship]} / ${packed[docker]}")" \
+      "$(bc -l <<<"${unpacked[pyship]} / ${unpacked[docker]}")"
+  fi
 }
 
 # Measures cold and source-edit builds of the service in SOURCE_DIR by pyship and by
@@ -64,7 +76,7 @@ bench_builds() {
   src=$work/src
   image=$REG/bench/$name
 
-  pyship_build="$PYSHIP build $src --base $BASE --push $image:pyship"
+  pyship_build="$PYSHIP build $src --base $PYSHIP_BASE --push $image:pyship"
   docker_build="$DOCKER build -q --network host -f $PWD/$dockerfile -t $image:docker $src && $DOCKER push -q $image:docker"
 
   # Arguments for one hyperfine run: per tool a --prepare and a named command
