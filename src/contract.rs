@@ -48,6 +48,16 @@ pub fn default_base(python_xy: &str) -> String {
     format!("python:{python_xy}-slim")
 }
 
+/// The runtime user's `/etc/passwd` line: no login shell, since images have none.
+pub fn passwd_line() -> String {
+    format!("{APP_USER}:x:{APP_UID}:{APP_UID}:{APP_USER}:{APP_HOME}:/usr/sbin/nologin")
+}
+
+/// The runtime user's group's `/etc/group` line.
+pub fn group_line() -> String {
+    format!("{APP_USER}:x:{APP_UID}:")
+}
+
 /// `USER` as the image config writes it: numeric, so no passwd lookup is needed.
 pub fn user_spec() -> String {
     format!("{APP_UID}:{APP_UID}")

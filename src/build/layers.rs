@@ -28,13 +28,13 @@ pub fn runtime(facts: &BaseFacts, plan: &Plan, venv: &Venv, cache: &Cache) -> Re
     let passwd = with_line(
         facts.passwd.as_deref(),
         APP_USER,
-        &format!("{APP_USER}:x:{APP_UID}:{APP_UID}:{APP_USER}:{APP_HOME}:/usr/sbin/nologin"),
+        &crate::contract::passwd_line(),
         UserDb::Passwd,
     )?;
     let group = with_line(
         facts.group.as_deref(),
         APP_USER,
-        &format!("{APP_USER}:x:{APP_UID}:"),
+        &crate::contract::group_line(),
         UserDb::Group,
     )?;
     tree.insert(

@@ -5,6 +5,8 @@
 //! and makes what the packages' maintainer scripts would have made (the CA bundle, the
 //! dpkg status database, the users). `transport::debian` turns both into a base image.
 
+pub mod rootfs;
+
 use serde::{Deserialize, Serialize};
 
 /// A Debian base as the user names it: `deb:SUITE[+PACKAGE...]`, plus
