@@ -7,14 +7,14 @@
 //! packages a Python interpreter needs; `lock` pins them in `pyship-base.lock`; a
 //! resolution is cached for a day so a second build reads nothing from the network.
 
-mod closure;
+pub(crate) mod closure;
 mod deb822;
 mod fetch;
-mod keyring;
+pub(crate) mod keyring;
 mod lock;
-mod packages;
-mod relation;
-mod release;
+pub(crate) mod packages;
+pub(crate) mod relation;
+pub(crate) mod release;
 mod remote;
 mod resolve;
 #[cfg(test)]
