@@ -11,7 +11,7 @@ use super::keyring::Keyring;
 use super::packages::{Candidate, Origin, read_index};
 use super::release::Release;
 use crate::store::http::{self, DownloadError};
-use crate::store::{Cache, Digest};
+use crate::store::{Cache, Digest, Progress};
 
 pub const MIRROR_VAR: &str = "PYSHIP_DEBIAN_MIRROR";
 pub const SECURITY_VAR: &str = "PYSHIP_DEBIAN_SECURITY_MIRROR";
@@ -40,6 +40,14 @@ impl Mirrors {
         }
     }
 
+    /// The variable that names the mirror of `origin`, for errors that ask to change it.
+    pub fn variable(origin: Origin) -> &'static str {
+        match origin {
+            Origin::Main => MIRROR_VAR,
+            Origin::Security => SECURITY_VAR,
+        }
+    }
+
     pub fn base(&self, origin: Origin) -> &str {
         match origin {
             Origin::Main => &self.main,
@@ -65,8 +73,12 @@ impl Mirrors {
 pub enum FetchError {
     #[error("the mirror has no such suite")]
     Missing,
-    #[error("cannot reach {host}: {cause}: set {MIRROR_VAR} to a mirror you can reach")]
-    Unreachable { host: String, cause: String },
+    #[error("cannot reach {host}: {cause}: set {variable} to a mirror you can reach")]
+    Unreachable {
+        host: String,
+        cause: String,
+        variable: &'static str,
+    },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -74,16 +86,20 @@ pub enum FetchError {
 /// Fetches and verifies `dists/SUITE/InRelease`.
 pub fn release(
     client: &Client,
-    base: &str,
+    mirrors: &Mirrors,
+    origin: Origin,
     suite: &str,
     keyring: &Keyring,
 ) -> Result<Release, FetchError> {
+    let base = mirrors.base(origin);
+    let unreachable = |cause: String| FetchError::Unreachable {
+        host: http::host(base),
+        cause,
+        variable: Mirrors::variable(origin),
+    };
     let url = format!("{base}/dists/{suite}/InRelease");
     let response =
-        http::send_idempotent(|| client.get(&url)).map_err(|err| FetchError::Unreachable {
-            host: http::host(base),
-            cause: http::cause(&err),
-        })?;
+        http::send_idempotent(|| client.get(&url)).map_err(|err| unreachable(http::cause(&err)))?;
     match response.status() {
         StatusCode::NOT_FOUND => return Err(FetchError::Missing),
         status if !status.is_success() => {
@@ -99,10 +115,7 @@ pub fn release(
     response
         .take(64 << 20)
         .read_to_end(&mut bytes)
-        .map_err(|err| FetchError::Unreachable {
-            host: http::host(base),
-            cause: err.to_string(),
-        })?;
+        .map_err(|err| unreachable(err.to_string()))?;
     let text = keyring.verify(&bytes, suite)?;
     let release = Release::parse(&text)
         .with_context(|| format!("the InRelease of {suite} at {}", http::redact(base)))?;
@@ -134,6 +147,7 @@ pub fn packages(
     release: &Release,
     architecture: &str,
     origin: Origin,
+    progress: &Progress,
 ) -> Result<Vec<Candidate>> {
     let Some(file) = release.packages_index("main", architecture) else {
         bail!(
@@ -144,13 +158,17 @@ pub fn packages(
     if !cache.has_blob(&digest) {
         let url = format!("{base}/dists/{suite}/{}", file.path);
         let shown = format!("{}/dists/{suite}/{}", http::redact(base), file.path);
-        http::download(cache, &digest, Some(file.size), &|| client.get(&url), &mut |_| {})
-            .map_err(|err| match err {
+        let task = progress.bytes(file.size, &format!("{suite} {architecture} index"));
+        http::download(cache, &digest, Some(file.size), &|| client.get(&url), &mut |chunk| {
+            task.inc(chunk.len() as u64)
+        })
+        .map_err(|err| match err {
                 DownloadError::Mismatch(_) | DownloadError::TooLarge(_) => anyhow::anyhow!(
                     "{shown} does not match the sha256 its signed InRelease lists: the mirror is damaged or tampered with; nothing was cached"
                 ),
                 other => anyhow::anyhow!("cannot download {shown}: {other}"),
             })?;
+        task.finish();
     }
     let compressed = cache.open_blob(&digest)?;
     let mut text = String::new();

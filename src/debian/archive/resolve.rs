@@ -96,7 +96,7 @@ pub fn resolve(
                 cache.put_record(RECORD_KIND, &key, &record)?;
                 record.resolution
             }
-            Err(FetchError::Unreachable { host, cause }) if cached.is_some() => {
+            Err(FetchError::Unreachable { host, cause, .. }) if cached.is_some() => {
                 let cached = cached.expect("matched Some");
                 progress.warn(&format!(
                     "warning: cannot reach {host} ({cause}); using the deb:{} packages resolved {} hours ago",
@@ -256,7 +256,7 @@ fn from_archive(
     let mut main_release = None;
     for (name, origin) in mirrors.suites(suite) {
         let base = mirrors.base(origin);
-        let release = match remote::release(client, base, &name, keyring) {
+        let release = match remote::release(client, mirrors, origin, &name, keyring) {
             Ok(release) => release,
             Err(FetchError::Missing) if main_release.is_none() => {
                 return Err(anyhow::anyhow!(
@@ -282,6 +282,7 @@ fn from_archive(
             &release,
             req.architecture,
             origin,
+            progress,
         )?);
         main_release.get_or_insert(release);
     }
@@ -306,6 +307,15 @@ fn from_archive(
         .map(|c| c.package.name.clone())
         .collect();
     let codename = release.codename.clone().unwrap_or_else(|| suite.clone());
+    let size: u64 = closure.packages.iter().map(|c| c.package.size).sum();
+    progress.line(&format!(
+        "deb:{suite} ({}) for {}: Python {}, {} packages, {:.1} MB",
+        release.version.as_deref().unwrap_or(&codename),
+        req.architecture,
+        python_text(python),
+        closure.packages.len(),
+        size as f64 / 1e6
+    ));
     Ok(Resolution {
         release: release.version.clone().unwrap_or_else(|| suite.clone()),
         codename,

@@ -447,6 +447,35 @@ fn unknown_suites_packages_and_pythons_are_named_with_their_fix() {
     );
 }
 
+#[test]
+fn an_unreachable_archive_without_a_cached_resolution_names_the_mirror_variable() {
+    let env = env();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = settings(&env.server);
+    settings.mirrors.main = format!("http://{closed}/debian");
+    let base = spec("bookworm", &[]);
+    let err = resolve::resolve(
+        &request(&base, None, None),
+        &settings,
+        &env.client,
+        &env.cache,
+        &env.progress,
+    )
+    .unwrap_err();
+    let err = crate::error::one_line(&err);
+    assert!(
+        err.starts_with(&format!("cannot reach {closed}: ")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(": set PYSHIP_DEBIAN_MIRROR to a mirror you can reach"),
+        "{err}"
+    );
+}
+
 /// Debian's own archive: bookworm for amd64 and trixie for arm64, resolved from the
 /// signed indexes with the embedded keys and fetched. Prints each closure.
 #[test]
