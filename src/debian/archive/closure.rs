@@ -126,7 +126,9 @@ impl Universe {
     ) -> Result<Closure, ClosureError> {
         let mut chosen: BTreeMap<String, &Candidate> = BTreeMap::new();
         let mut omitted = BTreeSet::new();
-        let mut queue: VecDeque<(String, Relation)> = VecDeque::new();
+        // (who asks, for what, and whether the user named it: a root is never excluded)
+        let mut queue: VecDeque<(String, Relation, bool)> = VecDeque::new();
+        let nothing = BTreeSet::new();
         for root in roots {
             if !self.knows(root) {
                 return Err(ClosureError::UnknownRoot {
@@ -143,9 +145,10 @@ impl Universe {
                 Relation {
                     alternatives: vec![alternative],
                 },
+                true,
             ));
         }
-        while let Some((from, relation)) = queue.pop_front() {
+        while let Some((from, relation, root)) = queue.pop_front() {
             if relation
                 .alternatives
                 .iter()
@@ -153,11 +156,15 @@ impl Universe {
             {
                 continue;
             }
-            match self.choose(&relation, excluded) {
+            match self.choose(&relation, if root { &nothing } else { excluded }) {
                 Choice::Take(candidate) => {
                     chosen.insert(candidate.package.name.clone(), candidate);
                     for dependency in &candidate.depends {
-                        queue.push_back((candidate.package.name.clone(), dependency.clone()));
+                        queue.push_back((
+                            candidate.package.name.clone(),
+                            dependency.clone(),
+                            false,
+                        ));
                     }
                 }
                 Choice::Omit(name) => {
@@ -335,12 +342,14 @@ mod tests {
                 relation: "libz1 (>= 1)".into()
             }
         );
-        // Naming an excluded package takes it in.
+        // Naming an excluded package takes it in, a virtual one by its provider.
         let mut allowed = excluded();
         allowed.remove("debconf");
         let c = u.closure(&["tzdata".into()], &allowed).unwrap();
         assert!(c.packages.iter().any(|p| p.package.name == "debconf"));
         assert!(c.omitted.is_empty());
+        let c = u.closure(&["awk".into()], &excluded()).unwrap();
+        assert_eq!(c.packages[0].package.name, "mawk");
     }
 
     #[test]

@@ -137,18 +137,29 @@ pub fn release(
     Ok(release)
 }
 
+/// One suite as read: where it lives and its verified release.
+pub struct Suite<'a> {
+    pub name: &'a str,
+    pub origin: Origin,
+    pub base: &'a str,
+    pub release: &'a Release,
+}
+
 /// The `main` index of `suite` for `architecture`, fetched into the cache by the hash
 /// the release signed (or taken from it), and read.
 pub fn packages(
     client: &Client,
     cache: &Cache,
-    base: &str,
-    suite: &str,
-    release: &Release,
+    suite: &Suite,
     architecture: &str,
-    origin: Origin,
     progress: &Progress,
 ) -> Result<Vec<Candidate>> {
+    let Suite {
+        name: suite,
+        origin,
+        base,
+        release,
+    } = *suite;
     let Some(file) = release.packages_index("main", architecture) else {
         bail!(
             "{suite} has no packages for {architecture}: Debian architectures are amd64 and arm64"

@@ -274,14 +274,17 @@ fn from_archive(
             }
             Err(err) => return Err(err),
         };
+        let read = remote::Suite {
+            name: &name,
+            origin,
+            base,
+            release: &release,
+        };
         candidates.extend(remote::packages(
             client,
             cache,
-            base,
-            &name,
-            &release,
+            &read,
             req.architecture,
-            origin,
             progress,
         )?);
         main_release.get_or_insert(release);

@@ -498,7 +498,9 @@ fn resolves_and_fetches_debians_archive() {
         let base = spec(suite, &[]);
         let mut req = request(&base, None, None);
         req.architecture = arch;
+        let started = std::time::Instant::now();
         let res = resolve::resolve(&req, &settings, &client, &cache, &progress).unwrap();
+        let resolved_in = started.elapsed();
         let total: u64 = res.packages.iter().map(|p| p.size).sum();
         eprintln!(
             "deb:{suite} {arch} ({}, {}): {} packages, {:.1} MB",
@@ -545,7 +547,12 @@ fn resolves_and_fetches_debians_archive() {
                 .iter()
                 .all(|p| p.architecture == arch || p.architecture == "all")
         );
+        let started = std::time::Instant::now();
         fetch::fetch(&res, &settings.mirrors, &client, &cache, &progress).unwrap();
+        eprintln!(
+            "  resolved in {resolved_in:.1?}, fetched in {:.1?}",
+            started.elapsed()
+        );
         assert!(
             res.packages
                 .iter()
