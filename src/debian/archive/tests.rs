@@ -314,6 +314,22 @@ fn resolves_fetches_caches_and_locks_a_signed_suite() {
     // The lock: written for amd64, then used without any index, refusing another spec.
     let dir = tempfile::tempdir().unwrap();
     let lock_path = dir.path().join(lock::FILE_NAME);
+    let arm64 = lock::LockedArchitecture {
+        release: "12.7".into(),
+        date: "Sat, 31 Aug 2024 10:09:10 UTC".into(),
+        interpreter: "/usr/bin/python3.11".into(),
+        omitted: Vec::new(),
+        packages: Vec::new(),
+    };
+    let earlier = lock::BaseLock {
+        version: 1,
+        suite: "bookworm".into(),
+        codename: "bookworm".into(),
+        extra: vec!["libpq5".into()],
+        python: "3.11".into(),
+        architectures: [("arm64".to_owned(), arm64.clone())].into(),
+    };
+    earlier.write(&lock_path).unwrap();
     let mut req = request(&base, None, Some(&lock_path));
     req.update_lock = true;
     env.resolve(&req).unwrap();
@@ -321,6 +337,11 @@ fn resolves_fetches_caches_and_locks_a_signed_suite() {
     assert!(
         text.contains("[architectures.amd64]") && text.contains("name = \"libpq5\""),
         "{text}"
+    );
+    let written = lock::BaseLock::parse(&text).unwrap();
+    assert_eq!(
+        written.architectures["arm64"], arm64,
+        "the other architecture is kept"
     );
     env.server.files.lock().unwrap().clear();
     let locked = env
@@ -436,6 +457,22 @@ fn unknown_suites_packages_and_pythons_are_named_with_their_fix() {
     assert_eq!(
         env.error(&request(&spec("bookworm", &["libpq6"]), None, None)),
         "deb:bookworm has no package \"libpq6\" for amd64: check the name at https://packages.debian.org/bookworm/ (close: libpq5)"
+    );
+    let bookworm = spec("bookworm", &[]);
+    let mut arch = request(&bookworm, None, None);
+    arch.architecture = "riscv64";
+    assert_eq!(
+        env.error(&arch),
+        "bookworm has no packages for riscv64: Debian architectures are amd64 and arm64"
+    );
+    let signed = env.server.files.lock().unwrap()["/debian/dists/bookworm/InRelease"].clone();
+    env.server.put("dists/trixie/InRelease", signed);
+    assert_eq!(
+        env.error(&request(&spec("trixie", &[]), None, None)),
+        format!(
+            "the InRelease at {}/dists/trixie calls itself bookworm: the mirror serves the wrong suite",
+            env.server.base
+        )
     );
     assert_eq!(
         env.error(&request(&spec("bookworm", &[]), Some((3, 12)), None)),
