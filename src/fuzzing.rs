@@ -217,3 +217,39 @@ fn scratch_cache() -> Option<(tempfile::TempDir, crate::store::Cache)> {
     let cache = crate::store::Cache::at(dir.path().join("cache")).ok()?;
     Some((dir, cache))
 }
+
+/// Reads `text` as a Debian `Packages` index and, if it reads, resolves the closure of
+/// each of its first packages as a base would.
+pub fn debian_packages(text: &str) {
+    use crate::debian::archive::{closure, packages};
+    let Ok(candidates) = packages::read_index(text, "amd64", packages::Origin::Main) else {
+        return;
+    };
+    let roots: Vec<String> = candidates
+        .iter()
+        .take(4)
+        .map(|c| c.package.name.clone())
+        .collect();
+    let universe = closure::Universe::new(candidates);
+    let excluded = closure::EXCLUDED.iter().map(|s| s.to_string()).collect();
+    for root in roots {
+        let _ = universe.closure(&[root, "not-there".into()], &excluded);
+    }
+}
+
+/// Reads `bytes` as a suite's `InRelease`: its signature against Debian's keys, and the
+/// release fields both of the bytes as given and of whatever a signature covered.
+pub fn debian_release(bytes: &[u8]) {
+    use crate::debian::archive::{keyring::Keyring, release::Release};
+    if let Ok(keyring) = Keyring::debian()
+        && let Ok(text) = keyring.verify(bytes, "fuzz")
+    {
+        let _ = Release::parse(&text);
+    }
+    let text = String::from_utf8_lossy(bytes);
+    if let Ok(release) = Release::parse(&text) {
+        let _ = release.packages_index("main", "amd64");
+        let _ = release.check_fresh(jiff::Timestamp::UNIX_EPOCH);
+        let _ = crate::debian::archive::release::snapshot_stamp(&release.date);
+    }
+}

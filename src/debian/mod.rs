@@ -5,6 +5,7 @@
 //! and makes what the packages' maintainer scripts would have made (the CA bundle, the
 //! dpkg status database, the users). `transport::debian` turns both into a base image.
 
+pub mod archive;
 pub mod rootfs;
 
 use serde::{Deserialize, Serialize};

@@ -236,3 +236,23 @@ fn simple_page_mutations() {
         pyship::fuzzing::simple_page(&mutate(seed, &mut rng));
     }
 }
+
+#[test]
+fn debian_packages_mutations() {
+    let seed = b"Package: python3.11\nVersion: 3.11.2-6+deb12u5\nArchitecture: amd64\nPre-Depends: libc6 (>= 2.36)\nDepends: libpython3.11-stdlib (= 3.11.2-6+deb12u5), media-types | mime-support, python3:any (<< 3.12~) [amd64]\nProvides: python3.11-venv (= 3.11.2)\nFilename: pool/main/p/python3.11/python3.11_3.11.2-6+deb12u5_amd64.deb\nSize: 575032\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\nDescription: x\n more\n .\n\nPackage: libc6\nVersion: 1:2.36-9\nArchitecture: all\nDepends: libgcc-s1 | debconf-2.0\nFilename: pool/main/g/glibc/libc6.deb\nSize: 1\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n";
+    pyship::fuzzing::debian_packages(std::str::from_utf8(seed).unwrap());
+    let mut rng = Rng(0xdeb_822);
+    for _ in 0..2000 {
+        pyship::fuzzing::debian_packages(&String::from_utf8_lossy(&mutate(seed, &mut rng)));
+    }
+}
+
+#[test]
+fn debian_release_mutations() {
+    let seed = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Debian\nSuite: stable\nVersion: 12.8\nCodename: bookworm\nDate: Sat, 09 Nov 2024 10:18:52 UTC\nValid-Until: Sat, 16 Nov 2024 10:18:52 UTC\nSHA256:\n 1111111111111111111111111111111111111111111111111111111111111111 8789 main/binary-amd64/Packages.xz\n- escaped\n-----BEGIN PGP SIGNATURE-----\n\niHUEARYKAB0WIQRNZP7BGcICkGfW55H40lhbh4PUgQUCZy8kfAAKCRD40lhbh4PU\ngWlaAQDzIsQ5Kv6b\n=abcd\n-----END PGP SIGNATURE-----\n";
+    pyship::fuzzing::debian_release(seed);
+    let mut rng = Rng(0x1e1ea5e);
+    for _ in 0..1000 {
+        pyship::fuzzing::debian_release(&mutate(seed, &mut rng));
+    }
+}
