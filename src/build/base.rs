@@ -11,9 +11,6 @@ use crate::python::project::Project;
 use crate::transport::ImageSource;
 use crate::transport::debian::DebianSource;
 
-/// The lock of a `deb:` base's packages, beside pyproject.toml.
-pub const DEBIAN_LOCK: &str = "pyship-base.lock";
-
 /// Where the base comes from, ready to resolve for each platform.
 pub fn source(args: &BuildArgs, project: &Project) -> Result<ImageSource> {
     let name = match &args.base {
@@ -38,7 +35,7 @@ fn for_project(debian: &mut DebianSource, args: &BuildArgs, project: &Project) -
         let (major, minor) = xy.split_once('.')?;
         Some((major.parse().ok()?, minor.parse().ok()?))
     });
-    debian.lock_file = Some(project.root.join(DEBIAN_LOCK));
+    debian.lock_file = Some(project.root.join(crate::debian::archive::LOCK_FILE_NAME));
     debian.update_lock = args.lock_base;
     debian.refresh = args.refresh_base || args.lock_base;
     debian.quiet = args.quiet || args.format == super::Format::Json;
