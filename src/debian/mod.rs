@@ -5,6 +5,10 @@
 //! and makes what the packages' maintainer scripts would have made (the CA bundle, the
 //! dpkg status database, the users). `transport::debian` turns both into a base image.
 
+// Its caller is `transport::debian`; until that joins, parts of it are used only by tests.
+#[allow(dead_code)]
+pub mod rootfs;
+
 use serde::{Deserialize, Serialize};
 
 /// A Debian base as the user names it: `deb:SUITE[+PACKAGE...]`, plus
