@@ -1,1 +1,561 @@
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::process::Command;
 
+use super::*;
+use crate::contract::HARDENED_RUN_FLAGS;
+
+const EPOCH: u64 = 1_700_000_000;
+
+/// A self-signed P-256 CA certificate, valid until 2126.
+const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBiTCCAS+gAwIBAgIUGaOrBgTH9Jo3y+iwbYbhHbMBJdwwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOcHlzaGlwIHRlc3QgQ0EwIBcNMjYxMTIzMjI1NDA3WhgPMjEy
+NjEwMzAyMjU0MDdaMBkxFzAVBgNVBAMMDnB5c2hpcCB0ZXN0IENBMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEcj2rQD9CWVO5TXeMfd48gG0Mz4iAHdi01FvbIjQR
+WemDWCIhkrZrQk3q11cb9px8sVqWu370o59lHigXJp4XiaNTMFEwHQYDVR0OBBYE
+FGl+exE0tXm4FChIeAJyYYI96FP8MB8GA1UdIwQYMBaAFGl+exE0tXm4FChIeAJy
+YYI96FP8MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgTGXdBQU1
+uv/sZQ7nPIT2RP8uWl9oz8rJQbeBcuEhVh4CIQDbYC5nViHW0G+FaHO085Jp5m+d
+daVuuOm2uNHlRxwxvg==
+-----END CERTIFICATE-----
+";
+
+/// One member of a test package's data tarball.
+enum Item {
+    Dir(&'static str),
+    File(&'static str, &'static [u8], u32),
+    Link(&'static str, &'static str),
+    Hard(&'static str, &'static str),
+    Device(&'static str),
+}
+
+#[derive(Clone, Copy)]
+enum Zip {
+    Gz,
+    Xz,
+    Zst,
+}
+
+fn tarball(items: &[Item]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let header = |kind: tar::EntryType, mode: u32, size: usize| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size as u64);
+        h.set_mtime(EPOCH + 1000);
+        h.set_uid(0);
+        h.set_gid(0);
+        h
+    };
+    for item in items {
+        match item {
+            Item::Dir(path) => {
+                let mut h = header(tar::EntryType::Directory, 0o755, 0);
+                builder.append_data(&mut h, path, std::io::empty()).unwrap();
+            }
+            Item::File(path, bytes, mode) => {
+                let mut h = header(tar::EntryType::Regular, *mode, bytes.len());
+                // The tar crate refuses to write '..' and absolute names; set them raw.
+                let name = h.as_old_mut();
+                name.name[..path.len()].copy_from_slice(path.as_bytes());
+                h.set_cksum();
+                builder.append(&h, *bytes).unwrap();
+            }
+            Item::Link(path, target) => {
+                let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+                builder.append_link(&mut h, path, target).unwrap();
+            }
+            Item::Hard(path, target) => {
+                let mut h = header(tar::EntryType::Link, 0o644, 0);
+                builder.append_link(&mut h, path, target).unwrap();
+            }
+            Item::Device(path) => {
+                let mut h = header(tar::EntryType::Char, 0o644, 0);
+                builder.append_data(&mut h, path, std::io::empty()).unwrap();
+            }
+        }
+    }
+    builder.into_inner().unwrap()
+}
+
+fn compress(zip: Zip, bytes: &[u8]) -> (&'static str, Vec<u8>) {
+    match zip {
+        Zip::Gz => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(bytes).unwrap();
+            ("data.tar.gz", gz.finish().unwrap())
+        }
+        Zip::Xz => {
+            let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+            xz.write_all(bytes).unwrap();
+            ("data.tar.xz", xz.finish().unwrap())
+        }
+        Zip::Zst => (
+            "data.tar.zst",
+            ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest),
+        ),
+    }
+}
+
+/// A `.deb` of `name` with `items` as its data, `extra` appended to its control file.
+fn deb(name: &str, extra: &str, md5sums: Option<&str>, items: &[Item], zip: Zip) -> Vec<u8> {
+    let control = format!(
+        "Package: {name}\nVersion: 1.0-1\nArchitecture: amd64\n{extra}Description: test\n a test package\n"
+    );
+    let mut control_tar = tar::Builder::new(Vec::new());
+    let mut files = vec![("./control", control.into_bytes())];
+    if let Some(sums) = md5sums {
+        files.push(("./md5sums", sums.as_bytes().to_vec()));
+    }
+    for (path, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        control_tar
+            .append_data(&mut h, path, bytes.as_slice())
+            .unwrap();
+    }
+    let (_, control_gz) = compress(Zip::Gz, &control_tar.into_inner().unwrap());
+    let (data_name, data) = compress(zip, &tarball(items));
+    let mut ar = ar::Builder::new(Vec::new());
+    for (member, bytes) in [
+        ("debian-binary", b"2.0\n".to_vec()),
+        ("control.tar.gz", control_gz),
+        (data_name, data),
+    ] {
+        let header = ar::Header::new(member.as_bytes().to_vec(), bytes.len() as u64);
+        ar.append(&header, bytes.as_slice()).unwrap();
+    }
+    ar.into_inner().unwrap()
+}
+
+fn package(cache: &Cache, name: &str, deb: &[u8]) -> DebPackage {
+    let digest = cache.put_blob(deb).unwrap();
+    DebPackage {
+        name: name.to_owned(),
+        version: "1.0-1".to_owned(),
+        architecture: "amd64".to_owned(),
+        source: None,
+        filename: format!("pool/main/t/{name}/{name}_1.0-1_amd64.deb"),
+        size: deb.len() as u64,
+        sha256: digest.to_string().trim_start_matches("sha256:").to_owned(),
+    }
+}
+
+fn base_files(cache: &Cache) -> DebPackage {
+    let items = [
+        Item::Dir("./"),
+        Item::Dir("./bin/"),
+        Item::Dir("./usr/lib/"),
+        Item::File(
+            "./usr/lib/os-release",
+            b"ID=debian\nVERSION_CODENAME=bookworm\n",
+            0o644,
+        ),
+        Item::Link("./etc/os-release", "../usr/lib/os-release"),
+    ];
+    package(
+        cache,
+        "base-files",
+        &deb("base-files", "Essential: yes\n", None, &items, Zip::Xz),
+    )
+}
+
+const INFO: BaseInfo<'static> = BaseInfo {
+    codename: "bookworm",
+    architecture: "amd64",
+    extra_ca_certificates: &[],
+};
+
+/// What a layer of `tree` holds: path → (type, mode, uid, link target, bytes).
+type Listing = BTreeMap<String, (tar::EntryType, u32, u64, Option<String>, Vec<u8>)>;
+
+fn listing(tree: &Tree) -> Listing {
+    let mut tar_bytes = Vec::new();
+    tree.write_tar(&mut tar_bytes, EPOCH).unwrap();
+    let mut archive = tar::Archive::new(tar_bytes.as_slice());
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_owned();
+        let h = entry.header().clone();
+        assert!(h.mtime().unwrap() <= EPOCH, "{path} not clamped");
+        let link = entry
+            .link_name()
+            .unwrap()
+            .map(|l| l.to_string_lossy().into_owned());
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.insert(
+            path,
+            (
+                h.entry_type(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                link,
+                bytes,
+            ),
+        );
+    }
+    out
+}
+
+fn test_cache() -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::at(dir.path().to_path_buf()).unwrap();
+    (dir, cache)
+}
+
+fn error(result: Result<Tree>) -> String {
+    format!("{:#}", result.expect_err("must be refused"))
+}
+
+#[test]
+fn merged_usr_documentation_and_modes_in_every_compression() {
+    let (_dir, cache) = test_cache();
+    let tool = [
+        Item::Dir("./bin/"),
+        Item::File("./bin/tool", b"#!tool\n", 0o4755),
+        Item::Dir("./lib64/"),
+        Item::Link("./lib64/ld.so", "/lib/x86_64-linux-gnu/ld.so"),
+        Item::File("./lib/x86_64-linux-gnu/ld.so", b"ELF", 0o755),
+        Item::Hard(
+            "./lib/x86_64-linux-gnu/ld-again.so",
+            "./lib/x86_64-linux-gnu/ld.so",
+        ),
+        Item::File("./usr/share/doc/tool/copyright", b"MIT\n", 0o644),
+        Item::File("./usr/share/doc/tool/changelog.gz", b"log", 0o644),
+        Item::Link("./usr/share/doc/tool-extra", "tool"),
+        Item::File("./usr/share/man/man1/tool.1.gz", b"man", 0o644),
+        Item::File("./usr/share/locale/de/LC_MESSAGES/tool.mo", b"mo", 0o644),
+        Item::File("./usr/share/tool/data", b"kept", 0o644),
+    ];
+    let packages = vec![
+        base_files(&cache),
+        package(&cache, "tool", &deb("tool", "", None, &tool, Zip::Zst)),
+        package(
+            &cache,
+            "other",
+            &deb(
+                "other",
+                "",
+                None,
+                &[Item::File("./sbin/x", b"x", 0o2755)],
+                Zip::Gz,
+            ),
+        ),
+    ];
+    let tree = assemble(&packages, &INFO, &cache, EPOCH).unwrap();
+    let files = listing(&tree);
+    let link = |p: &str| files[p].3.clone();
+    assert_eq!(link("bin").as_deref(), Some("usr/bin"));
+    assert_eq!(link("sbin").as_deref(), Some("usr/sbin"));
+    assert_eq!(link("lib").as_deref(), Some("usr/lib"));
+    assert_eq!(link("lib64").as_deref(), Some("usr/lib64"));
+    assert!(
+        !files.contains_key("lib32"),
+        "only directories a package ships into"
+    );
+    assert_eq!(files["usr/bin/tool"].1, 0o755, "setuid dropped");
+    assert_eq!(files["usr/bin/tool"].4, b"#!tool\n");
+    assert_eq!(files["usr/sbin/x"].1, 0o755, "setgid dropped");
+    assert_eq!(
+        link("usr/lib64/ld.so").as_deref(),
+        Some("/lib/x86_64-linux-gnu/ld.so")
+    );
+    assert_eq!(files["usr/lib/x86_64-linux-gnu/ld-again.so"].4, b"ELF");
+    assert_eq!(files["usr/share/doc/tool/copyright"].4, b"MIT\n");
+    assert_eq!(link("usr/share/doc/tool-extra").as_deref(), Some("tool"));
+    assert_eq!(files["usr/share/tool/data"].4, b"kept");
+    for gone in [
+        "usr/share/doc/tool/changelog.gz",
+        "usr/share/man",
+        "usr/share/locale",
+        "usr/share/locale/de/LC_MESSAGES/tool.mo",
+    ] {
+        assert!(!files.contains_key(gone), "{gone} must be left out");
+    }
+    assert!(
+        !files.keys().any(|p| p.starts_with("bin/")),
+        "nothing under the /bin link"
+    );
+    assert_eq!(
+        link("etc/os-release").as_deref(),
+        Some("../usr/lib/os-release")
+    );
+    assert_eq!(files["tmp"].1, 0o1777);
+    assert_eq!(files["var/tmp"].1, 0o1777);
+    assert_eq!(files["root"].1, 0o700);
+    assert_eq!(files["home/app"].2, 1001);
+    let passwd = String::from_utf8(files["etc/passwd"].4.clone()).unwrap();
+    assert!(passwd.contains("\napp:x:1001:1001:app:/home/app:/usr/sbin/nologin\n"));
+    assert!(passwd.contains("\nnobody:x:65534:65534:"));
+    assert!(String::from_utf8_lossy(&files["etc/group"].4).contains("\nnogroup:x:65534:\n"));
+    assert!(
+        String::from_utf8_lossy(&files["etc/nsswitch.conf"].4)
+            .contains("hosts:          files dns\n")
+    );
+    assert!(!files.contains_key("etc/shadow"));
+}
+
+#[test]
+fn same_packages_give_the_same_layer_in_any_order_and_cache() {
+    let layer = |reverse: bool| {
+        let (_dir, cache) = test_cache();
+        let a = [Item::File("./usr/bin/a", b"a", 0o755)];
+        let b = [Item::File("./usr/bin/b", b"b", 0o644)];
+        let mut packages = vec![
+            base_files(&cache),
+            package(&cache, "a", &deb("a", "", None, &a, Zip::Xz)),
+            package(&cache, "b", &deb("b", "", None, &b, Zip::Gz)),
+        ];
+        if reverse {
+            packages.reverse();
+        }
+        let tree = assemble(&packages, &INFO, &cache, EPOCH).unwrap();
+        tree.write_layer(&cache, EPOCH).unwrap().digest
+    };
+    assert_eq!(layer(false), layer(true));
+}
+
+#[test]
+fn two_packages_shipping_different_bytes_at_one_path_are_refused() {
+    let (_dir, cache) = test_cache();
+    let same = |name: &str, bytes: &'static [u8]| {
+        package(
+            &cache,
+            name,
+            &deb(
+                name,
+                "",
+                None,
+                &[Item::File("./bin/x", bytes, 0o755)],
+                Zip::Gz,
+            ),
+        )
+    };
+    let packages = vec![base_files(&cache), same("one", b"x"), same("two", b"x")];
+    let files = listing(&assemble(&packages, &INFO, &cache, EPOCH).unwrap());
+    assert_eq!(files["usr/bin/x"].4, b"x", "identical contents are fine");
+    let clash = vec![base_files(&cache), same("one", b"x"), same("two", b"y")];
+    let err = error(assemble(&clash, &INFO, &cache, EPOCH));
+    assert!(
+        err.contains("/usr/bin/x is shipped by both one and two"),
+        "{err}"
+    );
+    assert!(err.contains("Replaces"), "{err}");
+    // /bin/x in one package and /usr/bin/x in another are the same file on merged /usr.
+    let other = package(
+        &cache,
+        "three",
+        &deb(
+            "three",
+            "",
+            None,
+            &[Item::File("./usr/bin/x", b"z", 0o755)],
+            Zip::Gz,
+        ),
+    );
+    let err = error(assemble(
+        &[base_files(&cache), same("one", b"x"), other],
+        &INFO,
+        &cache,
+        EPOCH,
+    ));
+    assert!(
+        err.contains("/usr/bin/x is shipped by both one and three"),
+        "{err}"
+    );
+}
+
+#[test]
+fn members_escaping_the_root_and_device_nodes_are_refused() {
+    let cases: [(Item, &str); 5] = [
+        (
+            Item::File("./../etc/passwd", b"x", 0o644),
+            "climbs out of the root",
+        ),
+        (Item::File("/etc/passwd", b"x", 0o644), "absolute path"),
+        (
+            Item::File("./usr/../../x", b"x", 0o644),
+            "climbs out of the root",
+        ),
+        (
+            Item::Hard("./usr/bin/x", "./etc/shadow"),
+            "hard link /usr/bin/x points outside",
+        ),
+        (Item::Device("./dev/null"), "device node"),
+    ];
+    for (item, expected) in cases {
+        let (_dir, cache) = test_cache();
+        let bad = package(&cache, "bad", &deb("bad", "", None, &[item], Zip::Xz));
+        let err = error(assemble(&[base_files(&cache), bad], &INFO, &cache, EPOCH));
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains("bad 1.0-1"), "names the package: {err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+}
+
+#[test]
+fn dpkg_database_is_written_as_dpkg_writes_it() {
+    let (_dir, cache) = test_cache();
+    let libz = [
+        Item::Dir("./lib/"),
+        Item::File("./lib/libz.so.1", b"z", 0o644),
+        Item::File("./usr/share/doc/libz/changelog.gz", b"c", 0o644),
+    ];
+    let sums = "0cc175b9c0f1b6a831c399e269772661  lib/libz.so.1\n4a8a08f09d37b73795649038408b5f33  usr/share/doc/libz/changelog.gz\n";
+    let packages = vec![
+        package(
+            &cache,
+            "zlib1g",
+            &deb(
+                "zlib1g",
+                "Multi-Arch: same\nSource: zlib\n",
+                Some(sums),
+                &libz,
+                Zip::Xz,
+            ),
+        ),
+        base_files(&cache),
+    ];
+    let files = listing(&assemble(&packages, &INFO, &cache, EPOCH).unwrap());
+    let text = |p: &str| String::from_utf8(files[p].4.clone()).unwrap();
+    assert_eq!(
+        text("var/lib/dpkg/status"),
+        "Package: base-files\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\nEssential: yes\nDescription: test\n a test package\n\n\
+         Package: zlib1g\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\nMulti-Arch: same\nSource: zlib\nDescription: test\n a test package\n\n"
+    );
+    assert_eq!(
+        text("var/lib/dpkg/info/zlib1g:amd64.list"),
+        "/.\n/lib\n/lib/libz.so.1\n"
+    );
+    assert_eq!(
+        text("var/lib/dpkg/info/zlib1g:amd64.md5sums"),
+        "0cc175b9c0f1b6a831c399e269772661  lib/libz.so.1\n"
+    );
+    assert!(files.contains_key("var/lib/dpkg/info/base-files.list"));
+    // The reader `pyship sbom` uses sees both, with versions and the source.
+    let seen = crate::sbom::dpkg::installed(&text("var/lib/dpkg/status"));
+    let names: Vec<_> = seen
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.source.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("base-files", "1.0-1", None),
+            ("zlib1g", "1.0-1", Some("zlib"))
+        ]
+    );
+}
+
+#[test]
+fn ca_bundle_is_every_shipped_certificate_in_sorted_order_then_the_extra_ones() {
+    let (_dir, cache) = test_cache();
+    let certs = [
+        Item::File("./usr/share/ca-certificates/mozilla/B.crt", b"B\n", 0o644),
+        Item::File("./usr/share/ca-certificates/mozilla/A.crt", b"A", 0o644),
+        Item::File(
+            "./usr/share/ca-certificates/cacert.org/C.crt",
+            b"C\n",
+            0o644,
+        ),
+        Item::File(
+            "./usr/share/ca-certificates/mozilla/README",
+            b"not a cert",
+            0o644,
+        ),
+    ];
+    let packages = vec![
+        base_files(&cache),
+        package(
+            &cache,
+            "ca-certificates",
+            &deb("ca-certificates", "", None, &certs, Zip::Xz),
+        ),
+    ];
+    let extra = [
+        ("zz-corp.crt".to_owned(), TEST_CA.as_bytes().to_vec()),
+        ("corp.crt".to_owned(), TEST_CA.as_bytes().to_vec()),
+    ];
+    let info = BaseInfo {
+        extra_ca_certificates: &extra,
+        ..INFO
+    };
+    let files = listing(&assemble(&packages, &info, &cache, EPOCH).unwrap());
+    let bundle = String::from_utf8(files["etc/ssl/certs/ca-certificates.crt"].4.clone()).unwrap();
+    assert_eq!(bundle, format!("C\nA\nB\n{TEST_CA}{TEST_CA}"));
+    assert_eq!(
+        files["usr/local/share/ca-certificates/corp.crt"].4,
+        TEST_CA.as_bytes()
+    );
+    assert_eq!(
+        files["usr/lib/ssl/cert.pem"].3.as_deref(),
+        Some("/etc/ssl/certs/ca-certificates.crt")
+    );
+    assert_eq!(
+        files["usr/lib/ssl/certs"].3.as_deref(),
+        Some("/etc/ssl/certs")
+    );
+}
+
+#[test]
+fn a_bad_extra_ca_certificate_is_refused_in_one_line() {
+    let (_dir, cache) = test_cache();
+    let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+    let garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let cases = [
+        ("corp.crt", "just text", "holds no certificate"),
+        ("corp.crt", key, "not a certificate"),
+        ("corp.crt", garbage, "not an X.509 certificate"),
+        ("../corp.crt", TEST_CA, "not a plain file name"),
+    ];
+    for (name, pem, expected) in cases {
+        let extra = [(name.to_owned(), pem.as_bytes().to_vec())];
+        let info = BaseInfo {
+            extra_ca_certificates: &extra,
+            ..INFO
+        };
+        let err = error(assemble(&[base_files(&cache)], &info, &cache, EPOCH));
+        assert!(err.contains(expected) && err.contains(name), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+#[test]
+fn a_base_without_os_release_or_of_another_architecture_is_refused() {
+    let (_dir, cache) = test_cache();
+    let lone = package(
+        &cache,
+        "lone",
+        &deb(
+            "lone",
+            "",
+            None,
+            &[Item::File("./usr/bin/x", b"x", 0o755)],
+            Zip::Gz,
+        ),
+    );
+    let err = error(assemble(std::slice::from_ref(&lone), &INFO, &cache, EPOCH));
+    assert!(
+        err.contains("/usr/lib/os-release") && err.contains("base-files"),
+        "{err}"
+    );
+    let arm = BaseInfo {
+        architecture: "arm64",
+        ..INFO
+    };
+    let err = error(assemble(&[lone], &arm, &cache, EPOCH));
+    assert!(
+        err.contains("lone 1.0-1 is built for amd64, not arm64"),
+        "{err}"
+    );
+}
