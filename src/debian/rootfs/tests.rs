@@ -559,3 +559,115 @@ fn a_base_without_os_release_or_of_another_architecture_is_refused() {
         "{err}"
     );
 }
+
+/// What Debian's python3.11 needs on bookworm, as the archive's resolver gives it:
+/// its closure plus the packages every base carries, without debconf, perl or dpkg.
+const BOOKWORM_PYTHON: &[&str] = &[
+    "base-files", "ca-certificates", "gcc-12-base", "libbz2-1.0", "libc6", "libcom-err2",
+    "libcrypt1", "libdb5.3", "libexpat1", "libffi8", "libgcc-s1", "libgssapi-krb5-2",
+    "libk5crypto3", "libkeyutils1", "libkrb5-3", "libkrb5support0", "liblzma5",
+    "libncursesw6", "libnsl2", "libpython3.11-minimal", "libpython3.11-stdlib",
+    "libreadline8", "libsqlite3-0", "libssl3", "libtinfo6", "libtirpc-common",
+    "libtirpc3", "libuuid1", "media-types", "netbase", "python3.11", "python3.11-minimal",
+    "readline-common", "tzdata", "zlib1g",
+];
+
+const STDLIB_CHECK: &str = r#"
+import os, ssl, sqlite3, ctypes, zoneinfo, uuid, lzma, bz2, pwd, datetime, socket
+assert not os.path.lexists("/bin/sh") and not os.path.lexists("/usr/bin/sh"), "a shell"
+assert os.getuid() == 1001 and pwd.getpwuid(1001).pw_name == "app"
+cas = ssl.create_default_context().cert_store_stats()["x509_ca"]
+assert cas > 100, cas
+assert sqlite3.connect(":memory:").execute("select 1").fetchone() == (1,)
+assert ctypes.CDLL("libc.so.6").getpid() == os.getpid()
+paris = datetime.datetime(2024, 7, 1, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+assert paris.utcoffset() == datetime.timedelta(hours=2)
+assert uuid.uuid4().version == 4
+assert lzma.decompress(lzma.compress(b"x")) == b"x"
+assert bz2.decompress(bz2.compress(b"y")) == b"y"
+assert open("/etc/timezone").read() == "Etc/UTC\n"
+assert os.path.realpath("/etc/localtime").endswith("/Etc/UTC")
+assert "VERSION_CODENAME=bookworm" in open("/etc/os-release").read()
+assert socket.getaddrinfo("localhost", 80)
+print("stdlib ok", cas)
+"#;
+
+/// Counts what is written through it.
+#[derive(Default)]
+struct Count(u64);
+
+impl Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The real python3.11 closure of bookworm, downloaded by apt, assembled, loaded into
+/// Docker and run under the hardened flags as the runtime user.
+#[test]
+fn bookworm_python_closure_runs_hardened_without_a_shell() {
+    let debs = tempfile::tempdir().unwrap();
+    let download = Command::new("apt-get")
+        .arg("download")
+        .args(BOOKWORM_PYTHON)
+        .current_dir(debs.path())
+        .output()
+        .expect("apt-get on PATH (a Debian bookworm host)");
+    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
+    let (_dir, cache) = test_cache();
+    let mut packages = Vec::new();
+    for entry in std::fs::read_dir(debs.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = file.strip_suffix(".deb").unwrap();
+        let mut parts = stem.splitn(3, '_');
+        let (name, version, arch) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let digest = cache.import_file(&path, None).unwrap();
+        packages.push(DebPackage {
+            name: name.to_owned(),
+            version: version.replace("%3a", ":"),
+            architecture: arch.to_owned(),
+            source: None,
+            filename: file.clone(),
+            size: std::fs::metadata(&path).unwrap().len(),
+            sha256: digest.to_string().trim_start_matches("sha256:").to_owned(),
+        });
+    }
+    assert_eq!(packages.len(), BOOKWORM_PYTHON.len());
+    let tree = assemble(&packages, &INFO, &cache, EPOCH).unwrap();
+    let layer = tree.write_layer(&cache, EPOCH).unwrap();
+    let mut tar_size = Count::default();
+    tree.write_tar(&mut tar_size, EPOCH).unwrap();
+    eprintln!(
+        "bookworm python3.11 base layer: {} bytes uncompressed, {} bytes gzip ({})",
+        tar_size.0, layer.size, layer.digest
+    );
+    // Assembled again from what the cache recorded: the same layer.
+    let again = assemble(&packages, &INFO, &cache, EPOCH).unwrap();
+    assert_eq!(again.write_layer(&cache, EPOCH).unwrap().digest, layer.digest);
+
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().expect("docker on PATH");
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let hex = layer.digest.to_string();
+    let image = format!("pyship-test-debian-rootfs:{}", &hex[7..19]);
+    let blob = cache.blob_path(&layer.digest);
+    docker(&["import", &blob.to_string_lossy(), &image]);
+    let mut run = vec!["run", "--rm", "--network", "none", "--user", "1001"];
+    run.extend_from_slice(HARDENED_RUN_FLAGS);
+    run.extend_from_slice(&[&image, "/usr/bin/python3.11", "-c", STDLIB_CHECK]);
+    let result = Command::new("docker").args(&run).output().expect("docker on PATH");
+    docker(&["rmi", &image]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success() && stdout.starts_with("stdlib ok"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
