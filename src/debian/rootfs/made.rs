@@ -135,24 +135,84 @@ impl Installed<'_> {
     }
 }
 
-/// `/var/lib/dpkg/status`: each package's control paragraph in its own field order,
-/// with `Status: install ok installed` after `Package`, sorted by name, a blank line
-/// after each.
+/// The fields dpkg knows, in the order it writes them to its status file; fields it
+/// does not know (`Homepage`, `Built-Using`, ...) follow, in the control file's order.
+const DPKG_FIELD_ORDER: [&str; 32] = [
+    "Package",
+    "Essential",
+    "Protected",
+    "Status",
+    "Priority",
+    "Section",
+    "Installed-Size",
+    "Origin",
+    "Maintainer",
+    "Bugs",
+    "Architecture",
+    "Multi-Arch",
+    "Source",
+    "Version",
+    "Config-Version",
+    "Replaces",
+    "Provides",
+    "Depends",
+    "Pre-Depends",
+    "Recommends",
+    "Suggests",
+    "Breaks",
+    "Conflicts",
+    "Enhances",
+    "Conffiles",
+    "Filename",
+    "Size",
+    "MD5sum",
+    "MSDOS-Filename",
+    "Description",
+    "Triggers-Pending",
+    "Triggers-Awaited",
+];
+
+/// `/var/lib/dpkg/status` as dpkg writes it: each package's control paragraph with
+/// `Status: install ok installed`, its fields in dpkg's order, packages sorted by
+/// name, a blank line after each.
 pub fn dpkg_status(installed: &[Installed]) -> String {
     let mut sorted: Vec<&Installed> = installed.iter().collect();
     sorted.sort_by(|a, b| a.info_name().cmp(&b.info_name()));
     let mut text = String::new();
     for package in sorted {
-        for (i, line) in package.control.paragraph.lines().enumerate() {
-            text.push_str(line);
-            text.push('\n');
-            if i == 0 {
-                text.push_str("Status: install ok installed\n");
-            }
+        let mut fields = fields(&package.control.paragraph);
+        fields.push(("Status", "Status: install ok installed\n".to_owned()));
+        // A stable sort: unknown fields keep their order after the known ones.
+        fields.sort_by_key(|(name, _)| {
+            DPKG_FIELD_ORDER
+                .iter()
+                .position(|known| known.eq_ignore_ascii_case(name))
+                .unwrap_or(DPKG_FIELD_ORDER.len())
+        });
+        for (_, field) in fields {
+            text.push_str(&field);
         }
         text.push('\n');
     }
     text
+}
+
+/// A paragraph's fields: (name, the field's lines with their continuations).
+fn fields(paragraph: &str) -> Vec<(&str, String)> {
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    for line in paragraph.lines() {
+        match fields.last_mut() {
+            Some((_, text)) if line.starts_with([' ', '\t']) => text.push_str(line),
+            _ => fields.push((
+                line.split_once(':').map_or(line, |(name, _)| name),
+                line.to_owned(),
+            )),
+        }
+        if let Some((_, text)) = fields.last_mut() {
+            text.push('\n');
+        }
+    }
+    fields
 }
 
 /// `md5sums` without the lines of files `kept` rejects.

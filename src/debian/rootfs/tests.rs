@@ -418,7 +418,7 @@ fn dpkg_database_is_written_as_dpkg_writes_it() {
             "zlib1g",
             &deb(
                 "zlib1g",
-                "Multi-Arch: same\nSource: zlib\n",
+                "Homepage: https://zlib.net\nMulti-Arch: same\nSource: zlib\n",
                 Some(sums),
                 &libz,
                 Zip::Xz,
@@ -430,8 +430,8 @@ fn dpkg_database_is_written_as_dpkg_writes_it() {
     let text = |p: &str| String::from_utf8(files[p].4.clone()).unwrap();
     assert_eq!(
         text("var/lib/dpkg/status"),
-        "Package: base-files\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\nEssential: yes\nDescription: test\n a test package\n\n\
-         Package: zlib1g\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\nMulti-Arch: same\nSource: zlib\nDescription: test\n a test package\n\n"
+        "Package: base-files\nEssential: yes\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\nDescription: test\n a test package\n\n\
+         Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nSource: zlib\nVersion: 1.0-1\nDescription: test\n a test package\nHomepage: https://zlib.net\n\n"
     );
     assert_eq!(
         text("var/lib/dpkg/info/zlib1g:amd64.list"),
@@ -563,13 +563,41 @@ fn a_base_without_os_release_or_of_another_architecture_is_refused() {
 /// What Debian's python3.11 needs on bookworm, as the archive's resolver gives it:
 /// its closure plus the packages every base carries, without debconf, perl or dpkg.
 const BOOKWORM_PYTHON: &[&str] = &[
-    "base-files", "ca-certificates", "gcc-12-base", "libbz2-1.0", "libc6", "libcom-err2",
-    "libcrypt1", "libdb5.3", "libexpat1", "libffi8", "libgcc-s1", "libgssapi-krb5-2",
-    "libk5crypto3", "libkeyutils1", "libkrb5-3", "libkrb5support0", "liblzma5",
-    "libncursesw6", "libnsl2", "libpython3.11-minimal", "libpython3.11-stdlib",
-    "libreadline8", "libsqlite3-0", "libssl3", "libtinfo6", "libtirpc-common",
-    "libtirpc3", "libuuid1", "media-types", "netbase", "python3.11", "python3.11-minimal",
-    "readline-common", "tzdata", "zlib1g",
+    "base-files",
+    "ca-certificates",
+    "gcc-12-base",
+    "libbz2-1.0",
+    "libc6",
+    "libcom-err2",
+    "libcrypt1",
+    "libdb5.3",
+    "libexpat1",
+    "libffi8",
+    "libgcc-s1",
+    "libgssapi-krb5-2",
+    "libk5crypto3",
+    "libkeyutils1",
+    "libkrb5-3",
+    "libkrb5support0",
+    "liblzma5",
+    "libncursesw6",
+    "libnsl2",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "libreadline8",
+    "libsqlite3-0",
+    "libssl3",
+    "libtinfo6",
+    "libtirpc-common",
+    "libtirpc3",
+    "libuuid1",
+    "media-types",
+    "netbase",
+    "python3.11",
+    "python3.11-minimal",
+    "readline-common",
+    "tzdata",
+    "zlib1g",
 ];
 
 const STDLIB_CHECK: &str = r#"
@@ -617,7 +645,11 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
         .current_dir(debs.path())
         .output()
         .expect("apt-get on PATH (a Debian bookworm host)");
-    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
+    assert!(
+        download.status.success(),
+        "{}",
+        String::from_utf8_lossy(&download.stderr)
+    );
     let (_dir, cache) = test_cache();
     let mut packages = Vec::new();
     for entry in std::fs::read_dir(debs.path()).unwrap() {
@@ -625,7 +657,11 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let stem = file.strip_suffix(".deb").unwrap();
         let mut parts = stem.splitn(3, '_');
-        let (name, version, arch) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let (name, version, arch) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
         let digest = cache.import_file(&path, None).unwrap();
         packages.push(DebPackage {
             name: name.to_owned(),
@@ -646,13 +682,54 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
         "bookworm python3.11 base layer: {} bytes uncompressed, {} bytes gzip ({})",
         tar_size.0, layer.size, layer.digest
     );
+    let files = listing(&tree);
+    for path in files.keys() {
+        let mut parent = path.as_str();
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            parent = up;
+            assert_ne!(
+                files[parent].0,
+                tar::EntryType::Symlink,
+                "{path} sits under a symlink"
+            );
+        }
+    }
+    let status = String::from_utf8(files["var/lib/dpkg/status"].4.clone()).unwrap();
+    let listed = crate::sbom::dpkg::installed(&status);
+    assert_eq!(listed.len(), BOOKWORM_PYTHON.len());
+    assert!(
+        listed
+            .iter()
+            .any(|p| p.name == "libc6" && p.source.as_deref() == Some("glibc"))
+    );
+    assert!(
+        status.contains("Package: python3.11-minimal\nStatus: install ok installed\nPriority: optional\nSection: python\nInstalled-Size: "),
+        "dpkg's field order"
+    );
+    assert!(files.contains_key("var/lib/dpkg/info/libc6:amd64.list"));
+    assert!(files.contains_key("usr/share/doc/libc6/copyright"));
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.starts_with("usr/share/man/") || p.ends_with("changelog.Debian.gz"))
+    );
     // Assembled again from what the cache recorded: the same layer.
     let again = assemble(&packages, &INFO, &cache, EPOCH).unwrap();
-    assert_eq!(again.write_layer(&cache, EPOCH).unwrap().digest, layer.digest);
+    assert_eq!(
+        again.write_layer(&cache, EPOCH).unwrap().digest,
+        layer.digest
+    );
 
     let docker = |args: &[&str]| {
-        let out = Command::new("docker").args(args).output().expect("docker on PATH");
-        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker on PATH");
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let hex = layer.digest.to_string();
@@ -662,7 +739,10 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
     let mut run = vec!["run", "--rm", "--network", "none", "--user", "1001"];
     run.extend_from_slice(HARDENED_RUN_FLAGS);
     run.extend_from_slice(&[&image, "/usr/bin/python3.11", "-c", STDLIB_CHECK]);
-    let result = Command::new("docker").args(&run).output().expect("docker on PATH");
+    let result = Command::new("docker")
+        .args(&run)
+        .output()
+        .expect("docker on PATH");
     docker(&["rmi", &image]);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
