@@ -17,6 +17,16 @@ pub const APP_UID: u32 = 1001;
 pub const APP_USER: &str = "app";
 pub const APP_HOME: &str = "/home/app";
 
+/// The runtime user's `/etc/passwd` line, as every layer that writes one writes it.
+pub fn app_passwd_line() -> String {
+    format!("{APP_USER}:x:{APP_UID}:{APP_UID}:{APP_USER}:{APP_HOME}:/usr/sbin/nologin")
+}
+
+/// The runtime user's `/etc/group` line.
+pub fn app_group_line() -> String {
+    format!("{APP_USER}:x:{APP_UID}:")
+}
+
 /// The port a service listens on unless the project or the user says otherwise.
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -46,16 +56,6 @@ pub const DEFAULT_PYTHON: &str = "3.12";
 /// The base image when the project names none: the official slim image of its Python.
 pub fn default_base(python_xy: &str) -> String {
     format!("python:{python_xy}-slim")
-}
-
-/// The runtime user's `/etc/passwd` line: no login shell, since images have none.
-pub fn passwd_line() -> String {
-    format!("{APP_USER}:x:{APP_UID}:{APP_UID}:{APP_USER}:{APP_HOME}:/usr/sbin/nologin")
-}
-
-/// The runtime user's group's `/etc/group` line.
-pub fn group_line() -> String {
-    format!("{APP_USER}:x:{APP_UID}:")
 }
 
 /// `USER` as the image config writes it: numeric, so no passwd lookup is needed.

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, bail};
 
 use super::plan::Plan;
-use crate::contract::{APP_DIR, APP_HOME, APP_UID, APP_USER};
+use crate::contract::{APP_DIR, APP_HOME, APP_UID, APP_USER, app_group_line, app_passwd_line};
 use crate::oci::facts::BaseFacts;
 use crate::oci::layer::{Content, Entry, Layer, Tree};
 use crate::python::bytecode::{Compiler, Invalidation};
@@ -28,13 +28,13 @@ pub fn runtime(facts: &BaseFacts, plan: &Plan, venv: &Venv, cache: &Cache) -> Re
     let passwd = with_line(
         facts.passwd.as_deref(),
         APP_USER,
-        &crate::contract::passwd_line(),
+        &app_passwd_line(),
         UserDb::Passwd,
     )?;
     let group = with_line(
         facts.group.as_deref(),
         APP_USER,
-        &crate::contract::group_line(),
+        &app_group_line(),
         UserDb::Group,
     )?;
     tree.insert(

@@ -32,6 +32,13 @@ pub enum Content {
         index: usize,
         size: u64,
     },
+    /// `size` bytes at `offset` of the file at `file`: a member of an unpacked tar
+    /// (a `.deb`'s data), read when the layer is written.
+    Slice {
+        file: Arc<Path>,
+        offset: u64,
+        size: u64,
+    },
 }
 
 impl Content {
@@ -40,8 +47,16 @@ impl Content {
         match self {
             Content::Bytes(b) => b.len() as u64,
             Content::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
-            Content::ZipMember { size, .. } => *size,
+            Content::ZipMember { size, .. } | Content::Slice { size, .. } => *size,
         }
+    }
+
+    /// Opens the bytes of a `Slice`, positioned at its start.
+    fn open_slice(file: &Path, offset: u64, size: u64) -> Result<io::Take<File>> {
+        let mut f = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        io::Seek::seek(&mut f, io::SeekFrom::Start(offset))
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        Ok(f.take(size))
     }
 }
 
@@ -238,6 +253,11 @@ impl Tree {
                             format!("cannot read member {index} of {}", zip.display())
                         })?;
                 }
+                Content::Slice { file, offset, size } => {
+                    Content::open_slice(file, *offset, *size)?
+                        .read_to_end(&mut bytes)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                }
             }
             files.push((path.clone(), bytes));
         }
@@ -354,6 +374,12 @@ fn append(
                     header.set_size(*size);
                     let what = || format!("member {index} of {}", zip.display());
                     builder.append_data(&mut header, path, Exact::new(member, *size, what))?;
+                }
+                Content::Slice { file, offset, size } => {
+                    let slice = Content::open_slice(file, *offset, *size)?;
+                    header.set_size(*size);
+                    let what = || format!("{size} bytes at {offset} of {}", file.display());
+                    builder.append_data(&mut header, path, Exact::new(slice, *size, what))?;
                 }
             }
         }

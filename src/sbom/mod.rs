@@ -4,7 +4,7 @@
 //! to the image it pushes.
 
 mod cyclonedx;
-mod dpkg;
+pub(crate) mod dpkg;
 pub mod inventory;
 mod license;
 mod locked;
