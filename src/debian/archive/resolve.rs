@@ -33,6 +33,11 @@ const DATA_ROOTS: &[&str] = &[
     "media-types",
 ];
 
+/// Libraries the manylinux policy (PEP 600) lets a wheel assume the system has, so
+/// wheels link them without bundling them: C++ extensions (pyodbc, grpcio) need the
+/// C++ runtime. `libgcc-s1` comes with libc6 already.
+const WHEEL_ROOTS: &[&str] = &["libstdc++6"];
+
 /// Which Python each suite carries, for the hint when a version is missing; the index
 /// decides what a suite really carries.
 const KNOWN_PYTHONS: &[(&str, (u64, u64))] = &[
@@ -294,6 +299,7 @@ fn from_archive(
     let python = choose_python(req, &universe)?;
     let mut roots = vec![format!("python{}", python_text(python))];
     roots.extend(DATA_ROOTS.iter().map(|s| s.to_string()));
+    roots.extend(WHEEL_ROOTS.iter().map(|s| s.to_string()));
     roots.extend(req.spec.extra.iter().cloned());
     let excluded: BTreeSet<String> = EXCLUDED
         .iter()

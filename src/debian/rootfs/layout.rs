@@ -37,6 +37,11 @@ pub fn place(path: &str) -> Option<String> {
     (!dropped(&placed)).then_some(placed)
 }
 
+/// True for a package's link from a merged directory into `/usr` (`bin -> usr/bin`).
+pub fn is_merged_link(member: &super::deb::Member) -> bool {
+    MERGED.contains(&member.path.as_str()) && matches!(member.kind, super::deb::Kind::Symlink(_))
+}
+
 /// True for the documentation a base leaves out: see [`DROPPED`], and everything under
 /// `/usr/share/doc/PACKAGE/` except `copyright`, which carries the licences the
 /// binaries are distributed under and must stay with them. The rest (changelogs,

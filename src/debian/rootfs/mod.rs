@@ -66,6 +66,11 @@ pub fn assemble(
     for (package, contents) in sorted.iter().zip(&unpacked) {
         let data: Arc<Path> = cache.blob_path(&contents.data).into();
         for member in &contents.members {
+            // Since trixie, base-files ships the merged directories' links itself;
+            // the base makes them below.
+            if layout::is_merged_link(member) {
+                continue;
+            }
             if let Some(path) = layout::place(&member.path) {
                 files.add(path, member, &data, &package.name)?;
             }
