@@ -104,9 +104,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub static_only: bool,
 
-    /// Platform to read from a multi-platform image.
-    #[arg(long, default_value = "linux/amd64")]
-    pub platform: String,
+    /// Platform to read from a multi-platform image (default: the engine's own, the one
+    /// the runtime checks can run natively).
+    #[arg(long)]
+    pub platform: Option<String>,
 
     /// Output: a human table, JSON, or JUnit XML for CI.
     #[arg(long, value_enum, default_value_t = report::Format::Human)]
@@ -143,7 +144,15 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         .transpose()?;
     let config = verify_config(project.as_ref())?;
     let source = ImageSource::from_str(&args.image).with_context(|| format!("{:?} is not an image (use a registry reference, oci:DIR, docker-archive:FILE or docker:NAME)", args.image))?;
-    let platform = ImagePlatform::from_str(&args.platform)?;
+    let platform = match &args.platform {
+        Some(platform) => ImagePlatform::from_str(platform)?,
+        None => ImagePlatform::host().unwrap_or(ImagePlatform::Amd64),
+    };
+    if args.platform.is_none() {
+        progress.line(&format!(
+            "platform {platform}, the engine's (--platform picks another of a multi-platform image)"
+        ));
+    }
     let image = source
         .resolve(platform, &client, &cache)
         .with_context(|| format!("cannot read the image {}", args.image))?;
