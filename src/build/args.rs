@@ -148,7 +148,9 @@ impl BuildArgs {
         match (&self.platform, &config.platforms, &config.platform) {
             (Some(flag), _, _) => ImagePlatform::list(flag),
             (None, Some(list), _) if list.is_empty() => {
-                anyhow::bail!("[tool.pyship] platforms is empty: list at least one, e.g. [\"linux/amd64\"]")
+                anyhow::bail!(
+                    "[tool.pyship] platforms is empty: list at least one, e.g. [\"linux/amd64\"]"
+                )
             }
             (None, Some(list), _) => ImagePlatform::list(&list.join(",")),
             (None, None, Some(one)) => ImagePlatform::list(one),

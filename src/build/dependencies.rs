@@ -88,7 +88,10 @@ pub enum Compiling<'a> {
     Find,
     /// The one found for another platform of the same build: pycs do not depend on the
     /// CPU, so one compiler serves every platform whose Python is the same release.
-    Shared { compiler: Option<&'a Compiler>, from: ImagePlatform },
+    Shared {
+        compiler: Option<&'a Compiler>,
+        from: ImagePlatform,
+    },
 }
 
 /// The base's facts, the dependencies for its real target, and their layer.

@@ -16,10 +16,7 @@ use crate::transport::registry::{self, Registry};
 use crate::transport::{Destination, PushTarget, layout};
 
 /// Refuses, before anything is built, what several platforms cannot go to.
-pub fn check_destinations(
-    destinations: &[Destination],
-    platforms: &[ImagePlatform],
-) -> Result<()> {
+pub fn check_destinations(destinations: &[Destination], platforms: &[ImagePlatform]) -> Result<()> {
     let list = platforms
         .iter()
         .map(ToString::to_string)
@@ -105,7 +102,13 @@ pub fn publish(
                     own.platform
                 ));
                 let lines = destination.write(
-                    &own.image, &own.base, tag, cache, client, progress, &|_, _| Ok(()),
+                    &own.image,
+                    &own.base,
+                    tag,
+                    cache,
+                    client,
+                    progress,
+                    &|_, _| Ok(()),
                 )?;
                 per_platform[n].extend(lines.iter().cloned());
                 lines

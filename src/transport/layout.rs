@@ -9,9 +9,9 @@ use oci_spec::image::{ImageIndex, ImageManifest};
 
 use super::{ResolvedImage, from_manifest, pick_platform};
 use crate::oci::image::{Image, Index};
-use crate::oci::{Descriptor, Reference};
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE};
 use crate::oci::platform::ImagePlatform;
+use crate::oci::{Descriptor, Reference};
 use crate::store::{Cache, Digest};
 
 /// The image tagged `tag` (or the first one) for `platform`; its blobs are copied into
@@ -81,7 +81,12 @@ pub fn resolve(
 /// Writes the layout: blobs first, `index.json` last (by rename), so a reader never
 /// sees an index naming a blob that is not there.
 pub fn write(dir: &Path, image: &Image, tag: &Reference, cache: &Cache) -> Result<()> {
-    write_named(dir, image.blobs(), &index_json(&image.descriptor(), tag), cache)
+    write_named(
+        dir,
+        image.blobs(),
+        &index_json(&image.descriptor(), tag),
+        cache,
+    )
 }
 
 /// Writes a multi-platform image: every platform's blobs, then the image index, then

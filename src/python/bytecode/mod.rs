@@ -12,9 +12,9 @@ mod kit;
 mod worker;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -178,7 +178,9 @@ impl Compiler {
             keys.iter().map(|key| made.get(key).cloned()).collect()
         };
         let reused = outcomes.iter().filter(|o| o.is_some()).count();
-        let todo: Vec<usize> = (0..paths.len()).filter(|&n| outcomes[n].is_none()).collect();
+        let todo: Vec<usize> = (0..paths.len())
+            .filter(|&n| outcomes[n].is_none())
+            .collect();
         let jobs: Vec<Job<'_>> = todo
             .iter()
             .map(|&n| Job {
