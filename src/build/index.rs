@@ -126,7 +126,13 @@ pub fn publish(
                     progress.line(&format!("pushed  {} {}", b.platform, lines[0]));
                     per_platform[n].extend(lines);
                 }
-                registry::push_index(target, &index, client)?
+                // The index is signed too, so `promote --require signature` can gate
+                // it; its platforms' SBOMs and provenance are on each manifest.
+                let sign = |registry: &Registry, subject: &Descriptor| match &sign_key {
+                    Some(key) => crate::sign::attach(registry, cache, key, subject, &index.bytes),
+                    None => Ok(()),
+                };
+                registry::push_index(target, &index, client, &sign)?
             }
             Destination::DockerArchive(_) => {
                 check_destinations(context.destinations, &[])?;

@@ -32,6 +32,8 @@ fn sha256(bytes: &[u8]) -> String {
 struct Pushed {
     pyship: Pyship,
     project: tempfile::TempDir,
+    /// key.pem signed the push; key.pub checks it.
+    keys: tempfile::TempDir,
     repository: String,
     summary: serde_json::Value,
 }
@@ -45,6 +47,31 @@ fn pushed() -> &'static Pushed {
             .unwrap()
             .as_nanos();
         let repository = format!("{REGISTRY}/pyship-multi/hello-{nanos}");
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("key.pem");
+        for args in [
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+            ][..],
+            &["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out"][..],
+        ] {
+            let out = keys.path().join(if args[0] == "genpkey" {
+                "key.pem"
+            } else {
+                "key.pub"
+            });
+            let status = Command::new("openssl")
+                .args(args)
+                .arg(&out)
+                .status()
+                .unwrap();
+            assert!(status.success(), "openssl {args:?}");
+        }
         let base = python_base();
         let out = pyship.run(&[
             "build",
@@ -55,6 +82,8 @@ fn pushed() -> &'static Pushed {
             PLATFORMS,
             "--push",
             &format!("{repository}:v1"),
+            "--sign-key",
+            key.to_str().unwrap(),
             "--format",
             "json",
         ]);
@@ -63,6 +92,7 @@ fn pushed() -> &'static Pushed {
         Pushed {
             pyship,
             project,
+            keys,
             repository,
             summary,
         }
@@ -185,12 +215,48 @@ fn two_platforms_push_one_index_and_each_runs_hardened_on_its_own_cpu() {
         assert!(tags.contains(&schema_tag), "no referrers of {arch}: {tags}");
     }
 
-    // verify reads the engine's platform of the index unless told another.
-    let out = pushed.pyship.run(&["verify", &reference, "--static-only"]);
+    // verify reads the engine's platform of the index unless told another, and checks
+    // that platform's signature.
+    let public = pushed.keys.path().join("key.pub");
+    let public = public.to_str().unwrap();
+    let out = pushed.pyship.run(&[
+        "verify",
+        &reference,
+        "--static-only",
+        "--public-key",
+        public,
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
         stderr(&out).contains("platform linux/amd64, the engine's"),
         "{}",
         stderr(&out)
+    );
+    let out = pushed.pyship.run(&[
+        "verify",
+        &reference,
+        "--static-only",
+        "--public-key",
+        public,
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // The index itself is signed, so promotion can require it; all of it is promoted.
+    let out = pushed
+        .pyship
+        .run(&["promote", &reference, "stable", "--require", "signature"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let promoted = format!("docker://{}:stable", pushed.repository);
+    assert_eq!(
+        sha256(&skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &promoted
+        ])),
+        sha256(&raw)
     );
 }
 

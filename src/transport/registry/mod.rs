@@ -121,12 +121,18 @@ pub fn push(
 }
 
 /// Puts a multi-platform index whose every manifest is already in the registry: by
-/// its digest first, then under each tag. Returns the pinned reference, then one
-/// reference per tag.
-pub fn push_index(target: &PushTarget, index: &Index, client: &Client) -> Result<Vec<String>> {
+/// its digest first, runs `before_tag`, then sets each tag. Returns the pinned
+/// reference, then one reference per tag.
+pub fn push_index(
+    target: &PushTarget,
+    index: &Index,
+    client: &Client,
+    before_tag: BeforeTag<'_>,
+) -> Result<Vec<String>> {
     let reference = &target.repository;
     let registry = Registry::new(client, reference);
     registry.put_manifest(&index.digest.to_string(), Index::MEDIA_TYPE, &index.bytes)?;
+    before_tag(&registry, &index.descriptor())?;
     for tag in &target.tags {
         registry.put_manifest(tag, Index::MEDIA_TYPE, &index.bytes)?;
     }
