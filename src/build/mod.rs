@@ -100,9 +100,11 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     // bytecode, and every other platform reuses it (no emulation).
     let mut order = platforms.clone();
     order.sort_by_key(|p| Some(*p) != ImagePlatform::host());
+    let mut bases = resolve_bases(&source, &order, &client, &cache)?.into_iter();
     let mut compiler = None;
     let mut built = Vec::new();
     for (n, &platform) in order.iter().enumerate() {
+        let base = bases.next().expect("one base per platform");
         if platforms.len() > 1 {
             progress.line(&format!("platform {platform}"));
         }
@@ -113,7 +115,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 from: order[0],
             },
         };
-        let (one, found) = build_platform(&context, &source, platform, compiling)?;
+        let (one, found) = build_platform(&context, base, platform, compiling)?;
         if n == 0 {
             compiler = found;
         }
@@ -226,11 +228,36 @@ fn attestations(
     })
 }
 
-/// Builds the image for one platform: its base, its wheels, its layers. Returns the
+/// The base for each platform, read side by side: each is a few registry requests.
+fn resolve_bases(
+    source: &ImageSource,
+    platforms: &[ImagePlatform],
+    client: &reqwest::blocking::Client,
+    cache: &Cache,
+) -> Result<Vec<ResolvedImage>> {
+    if let [platform] = platforms {
+        return Ok(vec![source.resolve(*platform, client, cache)?]);
+    }
+    std::thread::scope(|scope| {
+        let reads: Vec<_> = platforms
+            .iter()
+            .map(|&platform| scope.spawn(move || source.resolve(platform, client, cache)))
+            .collect();
+        reads
+            .into_iter()
+            .map(|read| {
+                read.join()
+                    .map_err(|_| anyhow::anyhow!("reading the base image failed"))?
+            })
+            .collect()
+    })
+}
+
+/// Builds the image for one platform on its base: its wheels, its layers. Returns the
 /// compiler found for it when `compiling` asked to find one.
 fn build_platform(
     context: &Context<'_>,
-    source: &ImageSource,
+    base: ResolvedImage,
     platform: ImagePlatform,
     compiling: Compiling<'_>,
 ) -> Result<(Built, Option<Compiler>)> {
@@ -242,7 +269,6 @@ fn build_platform(
         progress,
         ..
     } = *context;
-    let base = source.resolve(platform, client, cache)?;
     progress.line(&format!("base    {}@{}", base.name, base.manifest_digest));
     let dependencies::WithBase {
         facts,
