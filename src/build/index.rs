@@ -59,21 +59,35 @@ pub fn publish(
         built.iter().map(|b| (b.platform, &b.image)).collect();
     let index = Index::write(&images, cache)?;
     let tag = &built[0].plan.tag;
-    // Every attestation is made before anything is sent, as for one platform.
-    let attached = built
-        .iter()
-        .map(|b| {
-            let sources = Built::sources(
-                &b.plan,
-                &b.base,
-                &b.image,
-                pushed.clone(),
-                context.lock,
-                started_on.clone(),
-            );
-            attestations(&sources, args.no_attest, sign_key.clone(), context)
-        })
-        .collect::<Result<Vec<Option<Attestations>>>>()?;
+    // Every attestation is made before anything is sent, as for one platform; each
+    // reads its whole image for the SBOMs, so the platforms are read side by side.
+    let attached = std::thread::scope(|scope| {
+        let making: Vec<_> = built
+            .iter()
+            .map(|b| {
+                let (pushed, started_on, key) =
+                    (pushed.clone(), started_on.clone(), sign_key.clone());
+                scope.spawn(move || {
+                    let sources = Built::sources(
+                        &b.plan,
+                        &b.base,
+                        &b.image,
+                        pushed,
+                        context.lock,
+                        started_on,
+                    );
+                    attestations(&sources, args.no_attest, key, context)
+                })
+            })
+            .collect();
+        making
+            .into_iter()
+            .map(|made| {
+                made.join()
+                    .map_err(|_| anyhow::anyhow!("making the attestations failed"))?
+            })
+            .collect::<Result<Vec<Option<Attestations>>>>()
+    })?;
     for b in built {
         if needs_base_bytes(context.destinations, &b.base) {
             b.base.fetch_layers(cache, progress)?;
