@@ -148,10 +148,10 @@ pub fn publish(
                 };
                 registry::push_index(target, &index, client, &sign)?
             }
-            Destination::DockerArchive(_) => {
-                check_destinations(context.destinations, &[])?;
-                unreachable!("a docker-archive is refused for several platforms")
-            }
+            Destination::DockerArchive(file) => bail!(
+                "docker-archive:{} holds one platform: write oci:DIR instead",
+                file.display()
+            ),
         };
         if args.format == Format::Human {
             for line in &lines {

@@ -100,11 +100,10 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     // bytecode, and every other platform reuses it (no emulation).
     let mut order = platforms.clone();
     order.sort_by_key(|p| Some(*p) != ImagePlatform::host());
-    let mut bases = resolve_bases(&source, &order, &client, &cache)?.into_iter();
+    let bases = resolve_bases(&source, &order, &client, &cache)?;
     let mut compiler = None;
     let mut built = Vec::new();
-    for (n, &platform) in order.iter().enumerate() {
-        let base = bases.next().expect("one base per platform");
+    for (n, (&platform, base)) in order.iter().zip(bases).enumerate() {
         if platforms.len() > 1 {
             progress.line(&format!("platform {platform}"));
         }

@@ -7,7 +7,6 @@
 use crate::common;
 
 use std::io::Read;
-use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -312,39 +311,41 @@ fn load_takes_the_engines_platform_and_a_docker_archive_is_refused() {
     let pushed = pushed();
     let base = python_base();
     let project = pushed.project.path().to_str().unwrap();
-    let archive = tempfile::tempdir().unwrap();
-    let file = archive.path().join("image.tar");
-    let out = pushed.pyship.run(&[
+    // The platforms from [tool.pyship]: refused before anything is built.
+    let configured = copy_example("hello-fastapi");
+    let pyproject = configured.path().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    let text = format!("{text}\n[tool.pyship]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n");
+    std::fs::write(&pyproject, text).unwrap();
+    let file = configured.path().join("image.tar");
+    let out = Pyship::new().run(&[
         "build",
-        project,
+        configured.path().to_str().unwrap(),
         "--base",
         &base,
-        "--platform",
-        PLATFORMS,
         "--output",
         &format!("docker-archive:{}", file.display()),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("docker-archive:") && err.contains("oci:DIR"),
+        err.contains("docker-archive:")
+            && err.contains("linux/amd64,linux/arm64")
+            && err.contains("oci:DIR"),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(!Path::new(&file).exists());
+    assert!(!file.exists());
 
+    // The platforms from PYSHIP_PLATFORM.
     let tag = "pyship-multi/load:latest";
-    let out = pushed.pyship.run(&[
-        "build",
-        project,
-        "--base",
-        &base,
-        "--platform",
-        PLATFORMS,
-        "--load",
-        "-t",
-        tag,
-    ]);
+    let out = pushed
+        .pyship
+        .command()
+        .args(["build", project, "--base", &base, "--load", "-t", tag])
+        .env("PYSHIP_PLATFORM", PLATFORMS)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("linux/amd64 only: the engine's own platform"),

@@ -84,7 +84,7 @@ platform_image() {
   push "$ref"
 }
 
-# manifest_of REF: the raw manifest and its media type, as "TYPE BYTES-FILE".
+# raw_manifest REPOSITORY REFERENCE: the manifest or index as the registry stores it.
 raw_manifest() {
   curl -fsS -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
