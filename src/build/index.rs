@@ -51,7 +51,6 @@ pub fn publish(
     let Context {
         args,
         cache,
-        client,
         progress,
         ..
     } = *context;
@@ -105,48 +104,16 @@ pub fn publish(
                 layout::write_index(dir, &images, &index, tag, cache)?;
                 vec![format!("oci:{}@{}", dir.display(), index.digest)]
             }
-            Destination::Load => {
-                let (n, own) = built
-                    .iter()
-                    .enumerate()
-                    .find(|(_, b)| Some(b.platform) == ImagePlatform::host())
-                    .expect("checked before the build");
-                progress.line(&format!(
-                    "load    {} only: the engine's own platform",
-                    own.platform
-                ));
-                let lines = destination.write(
-                    &own.image,
-                    &own.base,
-                    tag,
-                    cache,
-                    client,
-                    progress,
-                    &|_, _| Ok(()),
-                )?;
-                per_platform[n].extend(lines.iter().cloned());
-                lines
-            }
+            Destination::Load => load_own(built, &mut per_platform, context)?,
             Destination::Push(target) => {
-                let by_digest = PushTarget::new(&target.repository, Vec::new());
-                for (n, (b, attestations)) in built.iter().zip(&attached).enumerate() {
-                    let attach = |registry: &Registry, subject: &Descriptor| match attestations {
-                        Some(a) => a.attach(registry, cache, subject, &b.image.manifest),
-                        None => Ok(()),
-                    };
-                    let lines = registry::push(
-                        &by_digest, &b.image, &b.base, cache, client, progress, &attach,
-                    )?;
-                    progress.line(&format!("pushed  {} {}", b.platform, lines[0]));
-                    per_platform[n].extend(lines);
-                }
-                // The index is signed too, so `promote --require signature` can gate
-                // it; its platforms' SBOMs and provenance are on each manifest.
-                let sign = |registry: &Registry, subject: &Descriptor| match &sign_key {
-                    Some(key) => crate::sign::attach(registry, cache, key, subject, &index.bytes),
-                    None => Ok(()),
+                let signer = sign_key.as_ref();
+                let pushed = Pushing {
+                    built,
+                    attached: &attached,
+                    index: &index,
+                    signer,
                 };
-                registry::push_index(target, &index, client, &sign)?
+                pushed.push(target, &mut per_platform, context)?
             }
             Destination::DockerArchive(file) => bail!(
                 "docker-archive:{} holds one platform: write oci:DIR instead",
@@ -186,4 +153,75 @@ pub fn publish(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the image of the engine's own platform, the one it runs natively.
+fn load_own(
+    built: &[Built],
+    per_platform: &mut [Vec<String>],
+    context: &Context<'_>,
+) -> Result<Vec<String>> {
+    let (n, own) = built
+        .iter()
+        .enumerate()
+        .find(|(_, b)| Some(b.platform) == ImagePlatform::host())
+        .expect("checked before the build");
+    let (cache, client, progress) = (context.cache, context.client, context.progress);
+    progress.line(&format!(
+        "load    {} only: the engine's own platform",
+        own.platform
+    ));
+    let lines = Destination::Load.write(
+        &own.image,
+        &own.base,
+        &own.plan.tag,
+        cache,
+        client,
+        progress,
+        &|_, _| Ok(()),
+    )?;
+    per_platform[n].extend(lines.iter().cloned());
+    Ok(lines)
+}
+
+/// What a multi-platform push sends: each platform's image with its attestations,
+/// then the index, signed when there is a key.
+struct Pushing<'a> {
+    built: &'a [Built],
+    attached: &'a [Option<Attestations>],
+    index: &'a Index,
+    signer: Option<&'a PrivateKey>,
+}
+
+impl Pushing<'_> {
+    /// Each platform's image by digest (its referrers attached), then the index by
+    /// digest, then the tags on the index. Returns the index's references.
+    fn push(
+        &self,
+        target: &PushTarget,
+        per_platform: &mut [Vec<String>],
+        context: &Context<'_>,
+    ) -> Result<Vec<String>> {
+        let (cache, client, progress) = (context.cache, context.client, context.progress);
+        let by_digest = PushTarget::new(&target.repository, Vec::new());
+        for (n, (b, attestations)) in self.built.iter().zip(self.attached).enumerate() {
+            let attach = |registry: &Registry, subject: &Descriptor| match attestations {
+                Some(a) => a.attach(registry, cache, subject, &b.image.manifest),
+                None => Ok(()),
+            };
+            let lines = registry::push(
+                &by_digest, &b.image, &b.base, cache, client, progress, &attach,
+            )?;
+            progress.line(&format!("pushed  {} {}", b.platform, lines[0]));
+            per_platform[n].extend(lines);
+        }
+        // The index is signed too, so `promote --require signature` can gate it; the
+        // SBOMs and provenance are on each platform's manifest.
+        let index = self.index;
+        let sign = |registry: &Registry, subject: &Descriptor| match self.signer {
+            Some(key) => crate::sign::attach(registry, cache, key, subject, &index.bytes),
+            None => Ok(()),
+        };
+        registry::push_index(target, index, client, &sign)
+    }
 }

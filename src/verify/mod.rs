@@ -148,14 +148,15 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         Some(platform) => ImagePlatform::from_str(platform)?,
         None => ImagePlatform::host().unwrap_or(ImagePlatform::Amd64),
     };
+    let image = source
+        .resolve(platform, &client, &cache)
+        .with_context(|| format!("cannot read the image {}", args.image))?;
+    // Said once the image is read, so an unreadable one stays a one-line error.
     if args.platform.is_none() {
         progress.line(&format!(
             "platform {platform}, the engine's (--platform picks another of a multi-platform image)"
         ));
     }
-    let image = source
-        .resolve(platform, &client, &cache)
-        .with_context(|| format!("cannot read the image {}", args.image))?;
     image.fetch_layers(&cache, &progress)?;
 
     let (contents, facts) = contents::Contents::read(&image, &cache)?;
