@@ -2,6 +2,7 @@
 # Starts what the integration tests talk to, unless it already answers:
 #   - the Docker engine (Debian's dockerd), log in /tmp/pyship-dockerd.log
 #   - a plain-HTTP OCI registry on 127.0.0.1:5000, log in /tmp/pyship-registry/registry.log
+#   - qemu-user-static's aarch64 emulator registered with binfmt_misc, so arm64 images run
 # Safe to run again; usable by hand on a developer machine too.
 set -euo pipefail
 
@@ -48,6 +49,21 @@ YAML
   wait_for 30 registry_up || {
     tail -n 20 "$dir/registry.log" >&2
     echo "services: registry did not answer on 127.0.0.1:5000 within 30 s (log: $dir/registry.log)" >&2
+    exit 1
+  }
+fi
+
+# arm64 through qemu-user-static: binfmt_misc mounted, the aarch64 entry enabled (with
+# the fix-binary flag Debian's package sets, so containers need no emulator inside).
+if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+  echo "services: mounting binfmt_misc"
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+  echo "services: registering qemu-aarch64 with binfmt_misc"
+  update-binfmts --enable qemu-aarch64 ||
+    update-binfmts --import qemu-aarch64 || {
+    echo "services: cannot register qemu-aarch64 (install qemu-user-static and binfmt-support)" >&2
     exit 1
   }
 fi

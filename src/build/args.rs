@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::oci::Reference;
+use crate::oci::platform::ImagePlatform;
 use crate::python::lock::Selection;
 use crate::python::project::Project;
 use crate::transport::{Destination, PushTarget};
@@ -56,8 +57,10 @@ pub struct BuildArgs {
     #[arg(long)]
     pub refresh_base: bool,
 
-    /// Target platform: linux/amd64 or linux/arm64.
-    #[arg(long, env = "PYSHIP_PLATFORM")]
+    /// Target platform: linux/amd64 or linux/arm64, or both as a comma list
+    /// (linux/amd64,linux/arm64), which builds one image per platform and an image index.
+    /// Default: [tool.pyship] platforms or platform, else linux/amd64.
+    #[arg(long, env = "PYSHIP_PLATFORM", value_name = "PLATFORM[,PLATFORM]")]
     pub platform: Option<String>,
 
     /// Write the image to oci:DIR (OCI image layout) or docker-archive:FILE; repeatable.
@@ -147,6 +150,23 @@ impl BuildArgs {
             extras: or_config(&self.extras, &project.config.extras),
             all_extras: self.all_extras,
             groups: or_config(&self.groups, &project.config.groups),
+        }
+    }
+
+    /// The platforms to build, in order: this flag, else `[tool.pyship] platforms`,
+    /// else `platform`, else linux/amd64.
+    pub fn platforms(&self, project: &Project) -> Result<Vec<ImagePlatform>> {
+        let config = &project.config;
+        match (&self.platform, &config.platforms, &config.platform) {
+            (Some(flag), _, _) => ImagePlatform::list(flag),
+            (None, Some(list), _) if list.is_empty() => {
+                anyhow::bail!(
+                    "[tool.pyship] platforms is empty: list at least one, e.g. [\"linux/amd64\"]"
+                )
+            }
+            (None, Some(list), _) => ImagePlatform::list(&list.join(",")),
+            (None, None, Some(one)) => ImagePlatform::list(one),
+            (None, None, None) => Ok(vec![ImagePlatform::Amd64]),
         }
     }
 

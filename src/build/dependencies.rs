@@ -5,7 +5,7 @@
 //! target the base most likely is run side by side. The layer itself is written for the
 //! real target, with bytecode compiled by the base's own interpreter.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use reqwest::blocking::Client;
 use sha2::{Digest as _, Sha256};
 
@@ -72,7 +72,8 @@ impl Dependencies {
 }
 
 /// What the base gives a build: its facts, the dependencies for its real target and
-/// their layer, and the interpreter that compiles bytecode for it, if one runs here.
+/// their layer, and the interpreter that compiles bytecode for it, if one was found
+/// for this base (none when another platform's compiler was given).
 pub struct WithBase {
     pub facts: BaseFacts,
     pub deps: Dependencies,
@@ -80,8 +81,21 @@ pub struct WithBase {
     pub compiler: Option<Compiler>,
 }
 
+/// Which interpreter compiles a platform's bytecode.
+#[derive(Clone, Copy)]
+pub enum Compiling<'a> {
+    /// Find one for this base: its own interpreter, or a host Python of its release.
+    Find,
+    /// The one found for another platform of the same build: pycs do not depend on the
+    /// CPU, so one compiler serves every platform whose Python is the same release.
+    Shared {
+        compiler: Option<&'a Compiler>,
+        from: ImagePlatform,
+    },
+}
+
 /// The base's facts, the dependencies for its real target, and their layer.
-pub fn with_base(inputs: &Inputs<'_>) -> Result<WithBase> {
+pub fn with_base(inputs: &Inputs<'_>, compiling: Compiling<'_>) -> Result<WithBase> {
     let Inputs {
         base,
         project,
@@ -106,9 +120,19 @@ pub fn with_base(inputs: &Inputs<'_>) -> Result<WithBase> {
         })?,
     };
     let (interpreter, target) = real_target(project, &facts, platform, inputs.progress)?;
-    let compiler = compiler(inputs, &interpreter)?;
+    let compiler = match compiling {
+        Compiling::Find => compiler(inputs, &interpreter)?,
+        Compiling::Shared { compiler, from } => {
+            same_release(compiler, &interpreter, platform, from)?;
+            None
+        }
+    };
+    let shared = match compiling {
+        Compiling::Shared { compiler, .. } => compiler,
+        Compiling::Find => compiler.as_ref(),
+    };
     let deps = Dependencies::resolve(inputs, target)?;
-    let layer = layer(&deps, compiler.as_ref(), inputs)?;
+    let layer = layer(&deps, shared, inputs)?;
     Ok(WithBase {
         facts,
         deps,
@@ -129,6 +153,27 @@ fn compiler(inputs: &Inputs<'_>, interpreter: &Interpreter) -> Result<Option<Com
         layers: &layers,
     };
     Compiler::find(&base, interpreter, cache, progress)
+}
+
+/// Refuses a platform whose base has another Python release than the one that
+/// compiles: its pycs would carry a magic number the base's interpreter rejects or
+/// marshal data it reads differently.
+fn same_release(
+    compiler: Option<&Compiler>,
+    interpreter: &Interpreter,
+    platform: ImagePlatform,
+    from: ImagePlatform,
+) -> Result<()> {
+    let Some(compiler) = compiler else {
+        return Ok(());
+    };
+    let (release, compiling) = (interpreter.full_version(), &compiler.identity().release);
+    if &release != compiling {
+        bail!(
+            "the {platform} base has Python {release} but the {from} base, whose interpreter compiles the bytecode for every platform, has {compiling}: use bases of one Python release for all platforms"
+        );
+    }
+    Ok(())
 }
 
 /// The target a base most likely is before its layers are read: the Python its config

@@ -27,6 +27,19 @@ pub struct BuildSummary {
     pub layers: Vec<LayerSummary>,
 }
 
+/// A multi-platform build's result: the index, where it went, and each platform's
+/// own summary (its `outputs` are its manifest's pinned references).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IndexSummary {
+    pub image: String,
+    /// The image index's digest.
+    pub digest: String,
+    pub outputs: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub platforms: Vec<BuildSummary>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BaseSummary {
     pub name: String,

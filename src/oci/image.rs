@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use oci_spec::image::{ImageManifest, ImageManifestBuilder, MediaType, SCHEMA_VERSION};
 
-use super::media_type::{OCI_CONFIG, OCI_MANIFEST};
+use super::media_type::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
+use super::platform::ImagePlatform;
 use crate::store::{Cache, Digest};
 
 /// What a manifest says of a blob it names: its type, digest and size.
@@ -109,6 +110,56 @@ impl Image {
         digests.extend(self.layers.iter().map(|l| &l.digest));
         digests.push(&self.manifest_digest);
         digests
+    }
+}
+
+/// An image index naming one image per platform: what a multi-platform build is.
+pub struct Index {
+    pub bytes: Vec<u8>,
+    pub digest: Digest,
+}
+
+impl Index {
+    pub const MEDIA_TYPE: &'static str = OCI_INDEX;
+
+    /// Writes the index naming each image for its platform, in the order given, as
+    /// canonical JSON into the cache: the same images always give the same digest.
+    pub fn write(images: &[(ImagePlatform, &Image)], cache: &Cache) -> Result<Index> {
+        let manifests: Vec<serde_json::Value> = images
+            .iter()
+            .map(|(platform, image)| {
+                let mut spec = serde_json::json!({
+                    "os": "linux",
+                    "architecture": platform.oci_arch(),
+                });
+                if let Some(variant) = platform.variant() {
+                    spec["variant"] = variant.into();
+                }
+                serde_json::json!({
+                    "mediaType": Image::MEDIA_TYPE,
+                    "digest": image.manifest_digest.to_string(),
+                    "size": image.manifest.len(),
+                    "platform": spec,
+                })
+            })
+            .collect();
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": manifests,
+        });
+        let bytes = canonical_json(&index)?;
+        let digest = cache.put_blob(&bytes)?;
+        Ok(Index { bytes, digest })
+    }
+
+    /// The index's descriptor, for what names it (a layout's `index.json`).
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: Self::MEDIA_TYPE.to_owned(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as u64,
+        }
     }
 }
 

@@ -22,6 +22,40 @@ impl ImagePlatform {
         }
     }
 
+    /// The OCI `variant` value: arm64 images are ARMv8.
+    pub fn variant(self) -> Option<&'static str> {
+        match self {
+            Self::Amd64 => None,
+            Self::Arm64 => Some("v8"),
+        }
+    }
+
+    /// The platform this machine (and so its container engine) runs natively, if
+    /// pyship builds for it.
+    pub fn host() -> Option<Self> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Self::Amd64),
+            "aarch64" => Some(Self::Arm64),
+            _ => None,
+        }
+    }
+
+    /// A comma-separated list (`linux/amd64,linux/arm64`), in the order given, each
+    /// platform once.
+    pub fn list(text: &str) -> Result<Vec<Self>> {
+        let mut platforms = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            if item.is_empty() {
+                bail!("empty platform in {text:?}: list them as linux/amd64,linux/arm64");
+            }
+            let platform = Self::from_str(item)?;
+            if !platforms.contains(&platform) {
+                platforms.push(platform);
+            }
+        }
+        Ok(platforms)
+    }
+
     /// The machine name Python reports (`platform.machine()`).
     pub fn machine(self) -> &'static str {
         match self {
@@ -46,6 +80,19 @@ impl FromStr for ImagePlatform {
 impl fmt::Display for ImagePlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "linux/{}", self.oci_arch())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_keep_order_and_drop_repeats() {
+        let list = ImagePlatform::list("linux/arm64, linux/amd64,arm64").unwrap();
+        assert_eq!(list, [ImagePlatform::Arm64, ImagePlatform::Amd64]);
+        assert!(ImagePlatform::list("linux/amd64,").is_err());
+        assert!(ImagePlatform::list("linux/amd64,linux/s390x").is_err());
     }
 }
 

@@ -68,6 +68,8 @@ pub struct PyshipConfig {
     pub command: Option<Vec<String>>,
     pub port: Option<u16>,
     pub platform: Option<String>,
+    /// Several platforms built in one run, as `--platform a,b` does.
+    pub platforms: Option<Vec<String>>,
     pub name: Option<String>,
     /// The lockfile to build from when the project has several: uv.lock, poetry.lock
     /// or requirements.txt, as `--lockfile` does.

@@ -553,6 +553,28 @@ wheels = [{ url = "https://example.invalid/native-1.0-cp312-cp312-macosx_11_0_ar
     }
 
     #[test]
+    fn a_wheel_for_one_cpu_only_is_refused_naming_the_other_platform() {
+        let pkg: LockedPackage = toml::from_str(&format!(
+            r#"name = "native"
+version = "1.0"
+wheels = [{{ url = "https://example.invalid/native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", hash = "sha256:{}" }}]"#,
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        let amd64 = Target::bookworm(ImagePlatform::Amd64, "3.11.2").unwrap();
+        assert!(choose(&pkg, &amd64.tags().unwrap(), &amd64, Path::new(".")).is_ok());
+        let arm64 = Target::bookworm(ImagePlatform::Arm64, "3.11.2").unwrap();
+        let err = choose(&pkg, &arm64.tags().unwrap(), &arm64, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("native 1.0 has no wheel for") && err.contains("linux/arm64"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
     fn without_a_fitting_wheel_the_sdist_is_chosen_from_its_url_or_path() {
         let hash = format!("sha256:{}", "ab".repeat(32));
         let pkg: LockedPackage = toml::from_str(&format!(

@@ -16,7 +16,8 @@ use sha2::{Digest as _, Sha256};
 /// How to make a key pyship can sign with, for error messages.
 pub const MAKE_KEY: &str = "make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem` (public half: `openssl pkey -in key.pem -pubout -out key.pub`)";
 
-/// An ECDSA P-256 private key.
+/// An ECDSA P-256 private key (cloned for each platform a multi-platform push signs).
+#[derive(Clone)]
 pub struct PrivateKey {
     key: SigningKey,
 }

@@ -88,7 +88,10 @@ pub fn write(out: &mut dyn Write, image: &Image, tag: &Reference, cache: &Cache)
         "Layers": image.layers.iter().map(|l| format!("blobs/sha256/{}", l.digest.hex())).collect::<Vec<_>>(),
     }]);
     add("manifest.json", &serde_json::to_vec(&docker_manifest)?)?;
-    add("index.json", &super::layout::index_json(image, tag))?;
+    add(
+        "index.json",
+        &super::layout::index_json(&image.descriptor(), tag),
+    )?;
     for digest in image.blobs() {
         let file = cache.open_blob(digest)?;
         let mut header = tar::Header::new_gnu();

@@ -8,10 +8,10 @@ use anyhow::{Context, Result, bail};
 use oci_spec::image::{ImageIndex, ImageManifest};
 
 use super::{ResolvedImage, from_manifest, pick_platform};
-use crate::oci::Reference;
-use crate::oci::image::Image;
+use crate::oci::image::{Image, Index};
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE};
 use crate::oci::platform::ImagePlatform;
+use crate::oci::{Descriptor, Reference};
 use crate::store::{Cache, Digest};
 
 /// The image tagged `tag` (or the first one) for `platform`; its blobs are copied into
@@ -81,17 +81,39 @@ pub fn resolve(
 /// Writes the layout: blobs first, `index.json` last (by rename), so a reader never
 /// sees an index naming a blob that is not there.
 pub fn write(dir: &Path, image: &Image, tag: &Reference, cache: &Cache) -> Result<()> {
+    write_named(
+        dir,
+        image.blobs(),
+        &index_json(&image.descriptor(), tag),
+        cache,
+    )
+}
+
+/// Writes a multi-platform image: every platform's blobs, then the image index, then
+/// `index.json` naming that index under `tag`.
+pub fn write_index(
+    dir: &Path,
+    images: &[&Image],
+    index: &Index,
+    tag: &Reference,
+    cache: &Cache,
+) -> Result<()> {
+    let mut blobs: Vec<&Digest> = images.iter().flat_map(|i| i.blobs()).collect();
+    blobs.push(&index.digest);
+    write_named(dir, blobs, &index_json(&index.descriptor(), tag), cache)
+}
+
+fn write_named(dir: &Path, digests: Vec<&Digest>, index: &[u8], cache: &Cache) -> Result<()> {
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", dir.display()))?;
     crate::store::atomic::write_file(&dir.join("oci-layout"), |out| {
         Ok(out.write_all(OCI_LAYOUT_FILE)?)
     })?;
-    for digest in image.blobs() {
+    for digest in digests {
         write_blob(&blobs, digest, cache)
             .with_context(|| format!("cannot write blob {digest} into {}", dir.display()))?;
     }
-    let index = index_json(image, tag);
-    crate::store::atomic::write_file(&dir.join("index.json"), |out| Ok(out.write_all(&index)?))
+    crate::store::atomic::write_file(&dir.join("index.json"), |out| Ok(out.write_all(index)?))
 }
 
 /// Puts the cached blob into `blobs` under its digest: a hard link when the filesystem
@@ -136,15 +158,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The `index.json` naming `image` under `tag`.
-pub fn index_json(image: &Image, tag: &Reference) -> Vec<u8> {
+/// The `index.json` naming `manifest` (an image's, or a multi-platform index) under `tag`.
+pub fn index_json(manifest: &Descriptor, tag: &Reference) -> Vec<u8> {
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
         "manifests": [{
-            "mediaType": Image::MEDIA_TYPE,
-            "digest": image.manifest_digest.to_string(),
-            "size": image.manifest.len(),
+            "mediaType": manifest.media_type,
+            "digest": manifest.digest.to_string(),
+            "size": manifest.size,
             "annotations": {
                 "org.opencontainers.image.ref.name": tag.tag.clone().unwrap_or_else(|| "latest".into()),
                 "io.containerd.image.name": tag.to_string(),

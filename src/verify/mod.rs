@@ -104,9 +104,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub static_only: bool,
 
-    /// Platform to read from a multi-platform image.
-    #[arg(long, default_value = "linux/amd64")]
-    pub platform: String,
+    /// Platform to read from a multi-platform image (default: the engine's own, the one
+    /// the runtime checks can run natively).
+    #[arg(long)]
+    pub platform: Option<String>,
 
     /// Output: a human table, JSON, or JUnit XML for CI.
     #[arg(long, value_enum, default_value_t = report::Format::Human)]
@@ -143,10 +144,19 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         .transpose()?;
     let config = verify_config(project.as_ref())?;
     let source = ImageSource::from_str(&args.image).with_context(|| format!("{:?} is not an image (use a registry reference, oci:DIR, docker-archive:FILE or docker:NAME)", args.image))?;
-    let platform = ImagePlatform::from_str(&args.platform)?;
+    let platform = match &args.platform {
+        Some(platform) => ImagePlatform::from_str(platform)?,
+        None => ImagePlatform::host().unwrap_or(ImagePlatform::Amd64),
+    };
     let image = source
         .resolve(platform, &client, &cache)
         .with_context(|| format!("cannot read the image {}", args.image))?;
+    // Said once the image is read, so an unreadable one stays a one-line error.
+    if args.platform.is_none() {
+        progress.line(&format!(
+            "platform {platform}, the engine's (--platform picks another of a multi-platform image)"
+        ));
+    }
     image.fetch_layers(&cache, &progress)?;
 
     let (contents, facts) = contents::Contents::read(&image, &cache)?;

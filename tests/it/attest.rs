@@ -614,13 +614,22 @@ fn a_push_attaches_both_sboms_the_provenance_and_signatures_as_referrers() {
         definition["externalParameters"]["lockfiles"],
         serde_json::json!([{ "path": "uv.lock", "sha256": lock_sha }])
     );
-    let base_digest = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+    // The base is an index of two platforms: the build used its linux/amd64 manifest.
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
         .arg(format!("docker://{}", python_base()))
         .output()
         .unwrap();
-    let base_digest = stdout(&base_digest)
-        .trim()
+    let raw: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let base_digest = raw["manifests"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|m| m["platform"]["architecture"] == "amd64")
+        })
+        .expect("the test base is an index with a linux/amd64 image")["digest"]
+        .as_str()
+        .unwrap()
         .trim_start_matches("sha256:")
         .to_owned();
     let resolved = definition["resolvedDependencies"].as_array().unwrap();

@@ -17,6 +17,7 @@ mod lint_corpus;
 mod lint_hadolint;
 mod lint_rules;
 mod lockfiles;
+mod multiplatform;
 mod packaging;
 mod parsers_never_panic;
 mod pep517;

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Makes the stand-in base images that the tests and benchmarks use, since no
 # image can be pulled from outside. Each lands in the loopback registry:
-#   $REG/pyship-test/python:3.11-slim  Debian bookworm minbase + python3 (debootstrap)
+#   $REG/pyship-test/python:3.11-slim  Debian bookworm minbase + python3 (debootstrap), an
+#                                      index of linux/amd64 and linux/arm64 (the arm64
+#                                      rootfs made through qemu-user-static); each platform
+#                                      also under :3.11-slim-amd64 and :3.11-slim-arm64
 #   $REG/pyship-test/nopython:latest   passwd/group/tmp only, to test "no Python in base"
 #   $REG/pyship-test/uv:<ver>, :latest just /uv and /uvx, for Dockerfile builds
 # An image is only rebuilt when the registry lacks it; the debootstrap rootfs
 # is kept as a tarball in the cache dir, so a warm run takes seconds.
-# Needs: root, debootstrap, /usr/bin/docker, skopeo, the `uv` PyPI package.
+# Needs: root, debootstrap, qemu-user-static registered with binfmt_misc, /usr/bin/docker,
+# skopeo, curl, jq, the `uv` PyPI package.
 set -euo pipefail
 
 REG=${PYSHIP_TEST_REGISTRY:-127.0.0.1:5000}
@@ -44,17 +48,19 @@ debian_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-python_image() {
-  local ref=$REG/pyship-test/python:3.11-slim tar=$CACHE/python-$SUITE-rootfs.tar
-  in_registry "$ref" && return
+# rootfs_tar ARCH: the debootstrap rootfs for ARCH (amd64 natively, arm64 through
+# qemu-user-static), kept as a tarball in the cache dir.
+rootfs_tar() {
+  local arch=$1 tar=$CACHE/python-$SUITE-rootfs.tar
+  [[ $arch == amd64 ]] || tar=$CACHE/python-$SUITE-$arch-rootfs.tar
   if [[ ! -s $tar ]]; then
     local mirror rootfs
     mirror=$(debian_mirror)
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-    echo "base-images: debootstrap $SUITE from $mirror (about a minute)" >&2
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-      "$SUITE" "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
-      die "debootstrap failed, see $CACHE/debootstrap.log"
+    echo "base-images: debootstrap --arch=$arch $SUITE from $mirror (a minute natively, several under emulation)" >&2
+    debootstrap --arch="$arch" --variant=minbase --include=python3,python3-venv,ca-certificates \
+      "$SUITE" "$rootfs" "$mirror" >"$CACHE/debootstrap-$arch.log" 2>&1 ||
+      die "debootstrap --arch=$arch failed, see $CACHE/debootstrap-$arch.log"
     # The host bundle holds the local CA that re-signs HTTPS here; containers
     # that download anything need it.
     cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
@@ -63,12 +69,60 @@ python_image() {
     tar -C "$rootfs" --numeric-owner -cf "$tar.part" . && mv "$tar.part" "$tar"
     rm -rf "$rootfs"
   fi
-  "$DOCKER" import \
+  echo "$tar"
+}
+
+# platform_image ARCH REF: the rootfs imported as a one-platform image and pushed.
+platform_image() {
+  local arch=$1 ref=$2
+  in_registry "$ref" && return
+  "$DOCKER" import --platform "linux/$arch" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' \
-    "$tar" "$ref" >/dev/null
+    "$(rootfs_tar "$arch")" "$ref" >/dev/null
   push "$ref"
+}
+
+# raw_manifest REPOSITORY REFERENCE: the manifest or index as the registry stores it.
+raw_manifest() {
+  curl -fsS -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+    -H 'Accept: application/vnd.oci.image.index.v1+json' \
+    "http://$REG/v2/$1/manifests/$2"
+}
+
+# The two-platform base: each platform's image under its own tag, then an index of
+# both under 3.11-slim. A one-platform 3.11-slim made before keeps its digest as the
+# amd64 entry, so what was built on it before is built on the same bytes now.
+python_image() {
+  local repo=pyship-test/python tag=3.11-slim
+  local ref=$REG/$repo:$tag
+  local type
+  type=$(raw_manifest "$repo" "$tag" 2>/dev/null | jq -r '.mediaType // empty' || true)
+  case $type in
+  *index* | *list*) return ;;
+  "") platform_image amd64 "$ref-amd64" ;;
+  *) in_registry "$ref-amd64" || skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$ref" "docker://$ref-amd64" >/dev/null ;;
+  esac
+  platform_image arm64 "$ref-arm64"
+  local entries=() arch m
+  for arch in amd64 arm64; do
+    m=$(raw_manifest "$repo" "$tag-$arch")
+    local variant=''
+    [[ $arch == arm64 ]] && variant=',"variant":"v8"'
+    entries+=("$(jq -cn --arg t "$(jq -r .mediaType <<<"$m")" --arg d "sha256:$(printf %s "$m" | sha256sum | cut -d' ' -f1)" \
+      --argjson s "$(printf %s "$m" | wc -c)" --arg a "$arch" --argjson v "{\"os\":\"linux\",\"architecture\":\"$arch\"${variant}}" \
+      '{mediaType: $t, digest: $d, size: $s, platform: $v}')")
+  done
+  local index
+  index=$(jq -cn --argjson a "${entries[0]}" --argjson b "${entries[1]}" \
+    '{schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.list.v2+json", manifests: [$a, $b]}')
+  curl -fsS -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.list.v2+json' \
+    --data-binary "$index" "http://$REG/v2/$repo/manifests/$tag" >/dev/null ||
+    die "cannot put the two-platform index $ref"
 }
 
 nopython_image() {

@@ -11,9 +11,10 @@
 mod kit;
 mod worker;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub use kit::Base;
 use kit::Kit;
 pub use kit::RECORD as KIT_RECORD;
-use worker::Job;
+use sha2::{Digest as _, Sha256};
+use worker::{Job, Outcome};
 
 use crate::oci::facts::Interpreter;
 use crate::oci::layer::{Content, Entry, Tree};
@@ -85,7 +87,14 @@ pub struct Compiler {
     identity: Identity,
     runner: Runner,
     cache: Cache,
+    /// The pycs this compiler made in this run, by path, source and invalidation: a
+    /// multi-platform build compiles a file every platform ships only once.
+    made: Mutex<HashMap<Made, Outcome>>,
 }
+
+/// What a pyc's bytes depend on besides the interpreter: where the source is (the
+/// pyc records it), the source itself, and how it is invalidated.
+type Made = (String, [u8; 32], bool);
 
 enum Runner {
     /// The base's own, from the cache.
@@ -109,6 +118,7 @@ impl Compiler {
                     identity: kit.identity.clone(),
                     runner: Runner::Kit(kit),
                     cache: cache.clone(),
+                    made: Mutex::default(),
                 }));
             }
             Err(why) => why,
@@ -129,6 +139,7 @@ impl Compiler {
                 identity,
                 runner: Runner::Host(program),
                 cache: cache.clone(),
+                made: Mutex::default(),
             }));
         }
         progress.warn(&format!(
@@ -155,26 +166,46 @@ impl Compiler {
         let sources = tree.read_files(|path, size| {
             path.starts_with(&below) && path.ends_with(".py") && size <= SOURCE_LIMIT
         })?;
+        let checked = invalidation == Invalidation::Checked;
         let paths: Vec<String> = sources.iter().map(|(path, _)| format!("/{path}")).collect();
-        let jobs: Vec<Job<'_>> = paths
+        let keys: Vec<Made> = paths
             .iter()
             .zip(&sources)
-            .map(|(path, (_, source))| Job {
-                path,
-                source,
-                checked: invalidation == Invalidation::Checked,
+            .map(|(path, (_, source))| (path.clone(), Sha256::digest(source).into(), checked))
+            .collect();
+        let mut outcomes: Vec<Option<Outcome>> = {
+            let made = self.made.lock().expect("pyc memo");
+            keys.iter().map(|key| made.get(key).cloned()).collect()
+        };
+        let reused = outcomes.iter().filter(|o| o.is_some()).count();
+        let todo: Vec<usize> = (0..paths.len())
+            .filter(|&n| outcomes[n].is_none())
+            .collect();
+        let jobs: Vec<Job<'_>> = todo
+            .iter()
+            .map(|&n| Job {
+                path: &paths[n],
+                source: &sources[n].1,
+                checked,
             })
             .collect();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let outcomes = worker::compile(&jobs, workers, &|| self.command()).with_context(|| {
+        let fresh = worker::compile(&jobs, workers, &|| self.command()).with_context(|| {
             format!(
                 "cannot compile bytecode with Python {}",
                 self.identity.release
             )
         })?;
+        {
+            let mut made = self.made.lock().expect("pyc memo");
+            for (&n, outcome) in todo.iter().zip(fresh) {
+                made.insert(keys[n].clone(), outcome.clone());
+                outcomes[n] = Some(outcome);
+            }
+        }
         let mut compiled = 0;
         for (path, outcome) in paths.iter().zip(outcomes) {
-            if let Ok(pyc) = outcome {
+            if let Some(Ok(pyc)) = outcome {
                 tree.insert(
                     &pyc_path(path, &self.identity.cache_tag),
                     Entry::file(Content::Bytes(pyc), 0),
@@ -182,8 +213,12 @@ impl Compiler {
                 compiled += 1;
             }
         }
+        let reused = match reused {
+            0 => String::new(),
+            n => format!(", {n} compiled for another platform"),
+        };
         progress.line(&format!(
-            "pyc     {compiled} of {} modules in {dir} ({})",
+            "pyc     {compiled} of {} modules in {dir} ({}{reused})",
             paths.len(),
             self.identity.cache_tag
         ));

@@ -17,7 +17,7 @@ pub use auth::pushing_to;
 pub use client::Registry;
 
 use super::{PushTarget, ResolvedImage, from_manifest, pick_platform};
-use crate::oci::image::Image;
+use crate::oci::image::{Image, Index};
 use crate::oci::media_type;
 use crate::oci::platform::ImagePlatform;
 use crate::oci::{Descriptor, Reference};
@@ -111,6 +111,32 @@ pub fn push(
         registry.put_manifest(tag, Image::MEDIA_TYPE, &image.manifest)?;
     }
     let mut written = vec![reference.pinned(&image.manifest_digest)];
+    written.extend(
+        target
+            .tags
+            .iter()
+            .map(|tag| format!("{}:{tag}", reference.name())),
+    );
+    Ok(written)
+}
+
+/// Puts a multi-platform index whose every manifest is already in the registry: by
+/// its digest first, runs `before_tag`, then sets each tag. Returns the pinned
+/// reference, then one reference per tag.
+pub fn push_index(
+    target: &PushTarget,
+    index: &Index,
+    client: &Client,
+    before_tag: BeforeTag<'_>,
+) -> Result<Vec<String>> {
+    let reference = &target.repository;
+    let registry = Registry::new(client, reference);
+    registry.put_manifest(&index.digest.to_string(), Index::MEDIA_TYPE, &index.bytes)?;
+    before_tag(&registry, &index.descriptor())?;
+    for tag in &target.tags {
+        registry.put_manifest(tag, Index::MEDIA_TYPE, &index.bytes)?;
+    }
+    let mut written = vec![reference.pinned(&index.digest)];
     written.extend(
         target
             .tags
