@@ -104,6 +104,32 @@ impl DebianSource {
         cache: &Cache,
     ) -> Result<ResolvedImage> {
         let progress = Progress::new(self.quiet);
+        let resolution = self.resolution(platform, client, cache, &progress)?;
+        let key = self.record_key(&resolution);
+        if let Some(image) = self.remembered(&key, cache)? {
+            return Ok(image);
+        }
+        archive::fetch(&resolution, client, cache, &progress)?;
+        let image = self.assemble(&resolution, platform, client, cache, &progress)?;
+        cache.put_record(
+            RECORD,
+            &key,
+            &Assembled {
+                manifest_digest: image.manifest_digest.clone(),
+                manifest: image.manifest.clone(),
+            },
+        )?;
+        self.resolved(image.manifest_digest, &image.manifest, cache)
+    }
+
+    /// The archive's closure for `platform` (or the lock's), saying what was left out.
+    fn resolution(
+        &self,
+        platform: ImagePlatform,
+        client: &Client,
+        cache: &Cache,
+        progress: &Progress,
+    ) -> Result<Resolution> {
         let resolution = archive::resolve(
             &Request {
                 spec: &self.spec,
@@ -115,30 +141,72 @@ impl DebianSource {
             },
             client,
             cache,
-            &progress,
+            progress,
         )?;
         if !resolution.omitted.is_empty() {
             progress.line(&format!(
-                "note    left out of {}: {} (install-time tools and shells; name one with +PACKAGE to have it)",
+                "note    left out of {} for {}: {} (install-time tools and shells; name one with +PACKAGE to have it)",
                 self.name(),
+                platform.oci_arch(),
                 resolution.omitted.join(", ")
             ));
         }
-        let key = self.record_key(&resolution);
-        if let Some(image) = self.remembered(&key, cache)? {
-            return Ok(image);
-        }
-        archive::fetch(&resolution, client, cache, &progress)?;
-        let image = self.assemble(&resolution, platform, cache, &progress)?;
-        cache.put_record(
-            RECORD,
-            &key,
-            &Assembled {
-                manifest_digest: image.manifest_digest.clone(),
-                manifest: image.manifest.clone(),
-            },
-        )?;
-        self.resolved(image.manifest_digest, &image.manifest, cache)
+        Ok(resolution)
+    }
+
+    /// The interpreter that compiles the standard library of the base whose packages
+    /// are `packages`: its own when this machine runs its CPU, else the same suite's
+    /// for this machine's CPU, when that is the same Python build (pycs do not depend
+    /// on the CPU). No QEMU either way.
+    fn compiler(
+        &self,
+        resolution: &Resolution,
+        packages: &Layer,
+        platform: ImagePlatform,
+        client: &Client,
+        cache: &Cache,
+        progress: &Progress,
+    ) -> Result<Option<Compiler>> {
+        let (major, minor) = resolution.python;
+        let interpreter = crate::oci::facts::Interpreter {
+            path: resolution.interpreter.clone(),
+            major: major as u8,
+            minor: minor as u8,
+            full: None,
+        };
+        let host = ImagePlatform::host().filter(|&host| host != platform);
+        let (config_digest, layers) = match host {
+            None => (packages.diff_id.clone(), vec![packages.descriptor()]),
+            Some(host) => {
+                let here = self.resolution(host, client, cache, progress)?;
+                if interpreter_build(&here) != interpreter_build(resolution) {
+                    progress.warn(&format!(
+                        "warning: {} has Python {} for {} but {} for {}: the standard library gets no bytecode",
+                        self.name(),
+                        interpreter_build(resolution).unwrap_or("?"),
+                        platform.oci_arch(),
+                        interpreter_build(&here).unwrap_or("?"),
+                        host.oci_arch()
+                    ));
+                    return Ok(None);
+                }
+                let image = self.resolve(host, client, cache)?;
+                (image.config_digest.clone(), image.layers.clone())
+            }
+        };
+        // The kit is remembered by this digest.
+        let read = |each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>| -> Result<()> {
+            for layer in &layers {
+                each(crate::oci::walk::open(cache, layer)?)?;
+            }
+            Ok(())
+        };
+        let base = Base {
+            config_digest: &config_digest,
+            platform: host.unwrap_or(platform),
+            layers: &read,
+        };
+        Compiler::find(&base, &interpreter, cache, progress)
     }
 
     /// `deb:SUITE+PACKAGE...`, as the base's name in annotations and messages.
@@ -195,6 +263,7 @@ impl DebianSource {
         &self,
         resolution: &Resolution,
         platform: ImagePlatform,
+        client: &Client,
         cache: &Cache,
         progress: &Progress,
     ) -> Result<Image> {
@@ -220,7 +289,13 @@ impl DebianSource {
         let packages = tree
             .write_layer(cache, epoch)
             .context("cannot write the Debian base's layer")?;
-        let bytecode = stdlib_bytecode(&tree, &packages, resolution, platform, cache, progress)?;
+        let compiler = self.compiler(resolution, &packages, platform, client, cache, progress)?;
+        let bytecode = match compiler {
+            Some(compiler) => Some(stdlib_bytecode(
+                &tree, &compiler, resolution, cache, progress,
+            )?),
+            None => None,
+        };
         let mut layers = vec![(
             packages,
             format!("pyship: {} from Debian packages", self.name()),
@@ -284,32 +359,13 @@ fn split_plus(text: &str) -> Vec<&str> {
 /// pycs: nothing ever edits the standard library in an image.
 fn stdlib_bytecode(
     tree: &Tree,
-    packages: &Layer,
+    compiler: &Compiler,
     resolution: &Resolution,
-    platform: ImagePlatform,
     cache: &Cache,
     progress: &Progress,
-) -> Result<Option<Layer>> {
+) -> Result<Layer> {
     let (major, minor) = resolution.python;
     let stdlib = format!("usr/lib/python{major}.{minor}/");
-    let interpreter = crate::oci::facts::Interpreter {
-        path: resolution.interpreter.clone(),
-        major: major as u8,
-        minor: minor as u8,
-        full: None,
-    };
-    // The kit is remembered by the digest of the layer it is lifted from.
-    let read = |each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>| -> Result<()> {
-        each(crate::oci::walk::open(cache, &packages.descriptor())?)
-    };
-    let base = Base {
-        config_digest: &packages.diff_id,
-        platform,
-        layers: &read,
-    };
-    let Some(compiler) = Compiler::find(&base, &interpreter, cache, progress)? else {
-        return Ok(None);
-    };
     let mut sources = Tree::new();
     for (path, bytes) in
         tree.read_files(|path, _| path.starts_with(&stdlib) && path.ends_with(".py"))?
@@ -318,7 +374,18 @@ fn stdlib_bytecode(
     }
     compiler.compile_tree(&mut sources, &stdlib, Invalidation::Unchecked, progress)?;
     sources.retain(|path| path.ends_with(".pyc"));
-    Ok(Some(sources.write_layer(cache, epoch(resolution)?)?))
+    sources.write_layer(cache, epoch(resolution)?)
+}
+
+/// The version of the package that holds the interpreter (`python3.11-minimal`).
+fn interpreter_build(resolution: &Resolution) -> Option<&str> {
+    let (major, minor) = resolution.python;
+    let name = format!("python{major}.{minor}-minimal");
+    resolution
+        .packages
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.version.as_str())
 }
 
 /// The base's config: Debian's environment, the CA bundle for OpenSSL, and a label

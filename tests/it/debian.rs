@@ -385,3 +385,68 @@ fn bad_debian_bases_are_refused_in_one_line_naming_the_fix() {
         &["Bad_Name", "not a Debian package name"],
     );
 }
+
+#[test]
+fn bookworm_for_two_cpus_is_one_index_whose_arm64_image_runs_with_its_own_wheels_and_pycs() {
+    use crate::multiplatform::{platform_digest, pydantic_core_machines, skopeo};
+    let project = copy_example("hello-fastapi");
+    let pyship = Pyship::new();
+    let repository = format!("{REGISTRY}/pyship-test/deb-multi");
+    let reference = format!("{repository}:{}", std::process::id());
+    let out = pyship.run(&[
+        "build",
+        project.path().to_str().unwrap(),
+        "--base",
+        "deb:bookworm",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        &reference,
+        "--no-attest",
+    ]);
+    assert_built(&out);
+    // The arm64 base's standard library was compiled by the amd64 interpreter of the
+    // same Debian build: no emulation, and no base left without bytecode.
+    assert!(
+        !stderr(&out).contains("gets no bytecode"),
+        "{}",
+        stderr(&out)
+    );
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]);
+    let index: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    for (arch, machine, uname) in [
+        ("amd64", goblin::elf::header::EM_X86_64, "x86_64"),
+        ("arm64", goblin::elf::header::EM_AARCH64, "aarch64"),
+    ] {
+        let pinned = format!("{repository}@{}", platform_digest(&index, arch));
+        let machines = pydantic_core_machines(&pinned);
+        assert!(
+            !machines.is_empty() && machines.iter().all(|m| *m == machine),
+            "{arch}: pydantic-core's shared objects are for ELF machines {machines:?}"
+        );
+        docker_ok(&[
+            "pull",
+            "-q",
+            "--platform",
+            &format!("linux/{arch}"),
+            &pinned,
+        ]);
+        let (container, port) = run_hardened(&pinned);
+        assert_eq!(
+            wait_for_http(port, "/health", Duration::from_secs(90)),
+            Some(200),
+            "{arch}: {}",
+            stdout(&docker(&["logs", &container.0]))
+        );
+        assert_eq!(
+            python(&container, "import platform; print(platform.machine())"),
+            uname
+        );
+        assert_pyc(&container, "/usr/lib/python3.11/json/decoder.py", 1);
+    }
+}

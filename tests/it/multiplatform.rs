@@ -17,7 +17,7 @@ use sha2::Digest as _;
 const PLATFORMS: &str = "linux/amd64,linux/arm64";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-fn skopeo(args: &[&str]) -> Vec<u8> {
+pub(crate) fn skopeo(args: &[&str]) -> Vec<u8> {
     let out = Command::new("skopeo").args(args).output().unwrap();
     assert!(out.status.success(), "skopeo {args:?}: {}", stderr(&out));
     out.stdout
@@ -99,7 +99,7 @@ fn pushed() -> &'static Pushed {
 }
 
 /// Each platform's manifest digest in the pushed index, by architecture.
-fn platform_digest(index: &serde_json::Value, arch: &str) -> String {
+pub(crate) fn platform_digest(index: &serde_json::Value, arch: &str) -> String {
     index["manifests"]
         .as_array()
         .unwrap()
@@ -113,7 +113,7 @@ fn platform_digest(index: &serde_json::Value, arch: &str) -> String {
 
 /// The ELF machine of every shared object of pydantic-core in the image's pushed
 /// layers, read from the registry (not from any engine or builder).
-fn pydantic_core_machines(reference: &str) -> Vec<u16> {
+pub(crate) fn pydantic_core_machines(reference: &str) -> Vec<u16> {
     let dir = tempfile::tempdir().unwrap();
     let layout = format!("oci:{}", dir.path().display());
     skopeo(&[
