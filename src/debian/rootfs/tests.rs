@@ -306,6 +306,41 @@ fn merged_usr_documentation_and_modes_in_every_compression() {
 }
 
 #[test]
+fn trixie_base_files_ships_the_merged_links_itself() {
+    let (_dir, cache) = test_cache();
+    let items = [
+        Item::Link("./bin", "usr/bin"),
+        Item::Link("./lib", "usr/lib"),
+        Item::Link("./lib64", "usr/lib64"),
+        Item::Link("./sbin", "usr/sbin"),
+        Item::File("./usr/lib/os-release", b"ID=debian\n", 0o644),
+        Item::Link("./etc/os-release", "../usr/lib/os-release"),
+    ];
+    let trixie = package(
+        &cache,
+        "base-files",
+        &deb("base-files", "", None, &items, Zip::Xz),
+    );
+    let libc = [Item::File(
+        "./usr/lib64/ld-linux-x86-64.so.2",
+        b"ELF",
+        0o755,
+    )];
+    let libc = package(&cache, "libc6", &deb("libc6", "", None, &libc, Zip::Xz));
+    let files = listing(&assemble(&[trixie, libc], &INFO, &cache, EPOCH).unwrap());
+    for top in ["bin", "lib", "lib64", "sbin"] {
+        assert_eq!(files[top].3.as_deref(), Some(format!("usr/{top}").as_str()));
+    }
+    assert_eq!(files["usr/bin"].0, tar::EntryType::Directory);
+    assert!(!files.contains_key("usr/usr"));
+    let list = String::from_utf8(files["var/lib/dpkg/info/base-files.list"].4.clone()).unwrap();
+    assert!(
+        list.contains("\n/bin\n"),
+        "dpkg lists the link it shipped: {list}"
+    );
+}
+
+#[test]
 fn same_packages_give_the_same_layer_in_any_order_and_cache() {
     let layer = |reverse: bool| {
         let (_dir, cache) = test_cache();
