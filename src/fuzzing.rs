@@ -165,6 +165,38 @@ pub fn docker_archive(bytes: &[u8]) {
     let _ = crate::transport::archive::resolve(&file, &cache);
 }
 
+/// Assembles `bytes` as the one `.deb` of a Debian base; whatever it holds, every
+/// path of the tree stays inside it and the tree can be written.
+pub fn deb(bytes: &[u8]) {
+    let Some((_dir, cache)) = scratch_cache() else {
+        return;
+    };
+    let Ok(digest) = cache.put_blob(bytes) else {
+        return;
+    };
+    let package = crate::debian::DebPackage {
+        name: "fuzz".into(),
+        version: "1.0".into(),
+        architecture: "amd64".into(),
+        source: None,
+        filename: "fuzz_1.0_amd64.deb".into(),
+        size: bytes.len() as u64,
+        sha256: digest.to_string().trim_start_matches("sha256:").to_owned(),
+    };
+    let info = crate::debian::rootfs::BaseInfo {
+        codename: "bookworm",
+        architecture: "amd64",
+        extra_ca_certificates: &[],
+    };
+    if let Ok(tree) = crate::debian::rootfs::assemble(&[package], &info, &cache, 0) {
+        assert!(
+            tree.paths().all(|p| !p.split('/').any(|part| part == "..")),
+            "a package escaped the root"
+        );
+        let _ = tree.write_tar(&mut std::io::sink(), 0);
+    }
+}
+
 /// Walks `bytes` as two layers of one image (the second over the first, so whiteouts
 /// apply) and reads the base facts from them, as a build does for its base.
 pub fn layer(bytes: &[u8]) {

@@ -172,6 +172,70 @@ fn layer_mutations() {
     }
 }
 
+/// A `.deb` with uncompressed members, so mutations reach the tar headers: a base-files
+/// that assembles on its own.
+fn seed_deb() -> Vec<u8> {
+    let tarball = |members: &[(&str, &[u8])]| {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, bytes) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            match name.split_once(" -> ") {
+                Some((link, target)) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder.append_link(&mut header, link, target).unwrap();
+                }
+                None => {
+                    header.set_size(bytes.len() as u64);
+                    builder.append_data(&mut header, name, *bytes).unwrap();
+                }
+            }
+        }
+        builder.into_inner().unwrap()
+    };
+    let control = tarball(&[
+        (
+            "./control",
+            b"Package: base-files\nVersion: 1.0\nArchitecture: amd64\n",
+        ),
+        (
+            "./md5sums",
+            b"0cc175b9c0f1b6a831c399e269772661  usr/lib/os-release\n",
+        ),
+    ]);
+    let data = tarball(&[
+        ("./usr/lib/os-release", b"ID=debian\n"),
+        ("./etc/os-release -> ../usr/lib/os-release", b""),
+        ("./bin/true", b"\x7fELF"),
+        ("./usr/share/ca-certificates/mozilla/A.crt", b"A\n"),
+        ("./usr/share/doc/base-files/copyright", b"GPL\n"),
+    ]);
+    let mut deb = ar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("debian-binary", b"2.0\n".to_vec()),
+        ("control.tar", control),
+        ("data.tar", data),
+    ] {
+        let header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
+        deb.append(&header, bytes.as_slice()).unwrap();
+    }
+    deb.into_inner().unwrap()
+}
+
+#[test]
+fn deb_mutations() {
+    let seed = seed_deb();
+    pyship::fuzzing::deb(&seed);
+    let mut rng = Rng(0xdeb5);
+    for _ in 0..400 {
+        pyship::fuzzing::deb(&mutate(&seed, &mut rng));
+    }
+}
+
 #[test]
 fn docker_archive_mutations() {
     let layer = seed_layer();

@@ -9,6 +9,12 @@ pub const MERGED: [&str; 6] = ["bin", "sbin", "lib", "lib64", "lib32", "libx32"]
 /// Those of [`MERGED`] made even when no package ships into them.
 pub const ALWAYS_MERGED: [&str; 3] = ["bin", "sbin", "lib"];
 
+/// True for the link from a merged directory into `/usr` (`bin -> usr/bin`), which
+/// base-files ships itself since trixie: the base makes those links on every suite.
+pub fn is_merged_link(path: &str, target: &str) -> bool {
+    MERGED.contains(&path) && target.trim_start_matches('/').strip_prefix("usr/") == Some(path)
+}
+
 /// Trees under `/usr/share` that no program reads at run time, so a service's image
 /// has no use for them:
 /// - `man`, `info`: manual pages and info documents, read only by `man` and `info`,
@@ -35,11 +41,6 @@ pub fn place(path: &str) -> Option<String> {
         path.to_owned()
     };
     (!dropped(&placed)).then_some(placed)
-}
-
-/// True for a package's link from a merged directory into `/usr` (`bin -> usr/bin`).
-pub fn is_merged_link(member: &super::deb::Member) -> bool {
-    MERGED.contains(&member.path.as_str()) && matches!(member.kind, super::deb::Kind::Symlink(_))
 }
 
 /// True for the documentation a base leaves out: see [`DROPPED`], and everything under
@@ -78,6 +79,14 @@ mod tests {
         );
         assert_eq!(place("library/x").as_deref(), Some("library/x"));
         assert_eq!(place("etc/passwd").as_deref(), Some("etc/passwd"));
+    }
+
+    #[test]
+    fn merged_links_are_recognised() {
+        assert!(is_merged_link("bin", "usr/bin"));
+        assert!(is_merged_link("lib64", "/usr/lib64"));
+        assert!(!is_merged_link("bin", "usr/sbin"));
+        assert!(!is_merged_link("usr/bin", "usr/bin"));
     }
 
     #[test]

@@ -177,7 +177,7 @@ const DPKG_FIELD_ORDER: [&str; 32] = [
 /// name, a blank line after each.
 pub fn dpkg_status(installed: &[Installed]) -> String {
     let mut sorted: Vec<&Installed> = installed.iter().collect();
-    sorted.sort_by(|a, b| a.info_name().cmp(&b.info_name()));
+    sorted.sort_by_cached_key(|p| p.info_name());
     let mut text = String::new();
     for package in sorted {
         let mut fields = fields(&package.control.paragraph);

@@ -66,9 +66,9 @@ pub fn assemble(
     for (package, contents) in sorted.iter().zip(&unpacked) {
         let data: Arc<Path> = cache.blob_path(&contents.data).into();
         for member in &contents.members {
-            // Since trixie, base-files ships the merged directories' links itself;
-            // the base makes them below.
-            if layout::is_merged_link(member) {
+            if let Kind::Symlink(target) = &member.kind
+                && layout::is_merged_link(&member.path, target)
+            {
                 continue;
             }
             if let Some(path) = layout::place(&member.path) {
@@ -243,8 +243,15 @@ impl Files {
         let mut tree = Tree::new();
         for top in layout::MERGED {
             let under_usr = format!("usr/{top}");
-            if layout::ALWAYS_MERGED.contains(&top) || self.0.contains_key(&under_usr) {
+            let inside = format!("{under_usr}/");
+            let shipped = self
+                .0
+                .keys()
+                .any(|p| *p == under_usr || p.starts_with(&inside));
+            if layout::ALWAYS_MERGED.contains(&top) || shipped {
                 tree.insert(top, Entry::symlink(&under_usr, epoch))?;
+                // The link's target exists even when no package ships into it.
+                tree.insert(&under_usr, Entry::dir(epoch))?;
             }
         }
         for (path, placed) in &self.0 {

