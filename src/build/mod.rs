@@ -9,6 +9,7 @@ mod dependencies;
 mod git;
 mod index;
 mod layers;
+mod linkage;
 mod plan;
 mod provenance;
 pub mod summary;
@@ -284,6 +285,7 @@ fn build_platform(
         },
         compiling,
     )?;
+    linkage::warn_missing(&deps.wheels, &facts, &base.name, cache, progress)?;
     let compiler = match compiling {
         Compiling::Find => found.as_ref(),
         Compiling::Shared { compiler, .. } => compiler,

@@ -2,7 +2,7 @@
 //! library, and its user database. Found by reading the layers in order, honoring
 //! whiteouts, and remembered in the cache by the base's config digest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use anyhow::Result;
@@ -39,6 +39,10 @@ pub struct BaseFacts {
     pub libc: Option<Libc>,
     pub passwd: Option<String>,
     pub group: Option<String>,
+    /// The file names of the shared libraries where the dynamic loader looks by
+    /// default: what a wheel's compiled code may link without shipping.
+    #[serde(default)]
+    pub libraries: BTreeSet<String>,
 }
 
 /// A file of interest seen while walking the layers.
@@ -76,7 +80,10 @@ impl FactsScan {
                     .map(|l| l.to_string_lossy().into_owned())
                     .unwrap_or_default(),
             ),
-            tar::EntryType::Regular if !path.contains("/bin/") => {
+            // Libraries are only counted, never read (libc is read for its version).
+            tar::EntryType::Regular
+                if !path.contains("/bin/") && (is_libc(path) || library_name(path).is_none()) =>
+            {
                 // The files read are small text databases; a layer that inflates one
                 // beyond the limit gets it cut, not all the memory it asks for.
                 let mut bytes = Vec::new();
@@ -131,12 +138,17 @@ impl BaseFacts {
             libc: libc_of(seen),
             passwd: text("etc/passwd"),
             group: text("etc/group"),
+            libraries: seen
+                .keys()
+                .filter_map(|path| library_name(path))
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
 
 /// The cache record that remembers a base's facts, keyed by its config digest.
-pub const RECORD: &str = "base-facts-v1";
+pub const RECORD: &str = "base-facts-v2";
 
 /// `PYTHON_VERSION=3.12.7` as the official Python images declare it.
 pub fn env_python_version(config: &ImageConfiguration) -> Option<String> {
@@ -237,10 +249,24 @@ fn is_libc(path: &str) -> bool {
         && matches!(dir.trim_start_matches("usr/"), d if d == "lib" || d == "lib64" || (d.starts_with("lib/") && d.ends_with("-linux-gnu")))
 }
 
+/// The file name of a shared library in a directory the dynamic loader searches by
+/// default: `lib`, `lib64`, `lib/<triplet>`, under `/`, `/usr` or `/usr/local`.
+fn library_name(path: &str) -> Option<&str> {
+    let (dir, name) = path.rsplit_once('/')?;
+    let dir = dir.trim_start_matches("usr/").trim_start_matches("local/");
+    let searched = dir == "lib"
+        || dir == "lib64"
+        || dir
+            .strip_prefix("lib/")
+            .is_some_and(|triplet| !triplet.contains('/') && triplet.ends_with("-linux-gnu"));
+    (searched && name.contains(".so")).then_some(name)
+}
+
 fn wanted(path: &str) -> bool {
     matches!(path, "etc/passwd" | "etc/group" | "var/lib/dpkg/status")
         || interpreter_at(path).is_some()
         || is_libc(path)
+        || library_name(path).is_some()
         || path.starts_with("lib/ld-musl-")
 }
 
@@ -284,6 +310,29 @@ mod tests {
             })
         );
         assert!(facts.passwd.unwrap().starts_with("root:"));
+    }
+
+    #[test]
+    fn counts_the_libraries_the_loader_finds_and_only_those() {
+        let facts = scan(&[
+            &[
+                ("usr/lib/x86_64-linux-gnu/libpq.so.5", b"ELF"),
+                ("usr/lib/x86_64-linux-gnu/libodbc.so.2", b"ELF"),
+                ("usr/local/lib/libcustom.so.1", b"ELF"),
+                ("lib/ld-musl-x86_64.so.1", b"ELF"),
+                (
+                    "usr/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so",
+                    b"ELF",
+                ),
+                ("opt/app/libhidden.so", b"ELF"),
+            ],
+            &[("usr/lib/x86_64-linux-gnu/.wh.libodbc.so.2", b"")],
+        ]);
+        let names: Vec<&str> = facts.libraries.iter().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["ld-musl-x86_64.so.1", "libcustom.so.1", "libpq.so.5"]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod download;
 pub mod entrypoint;
 pub mod index;
 pub mod interpreter;
+pub mod linkage;
 pub mod lock;
 pub mod pep517;
 pub mod poetry_constraint;

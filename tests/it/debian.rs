@@ -267,6 +267,29 @@ fn python_313_on_trixie_gets_the_system_libraries_it_asks_for() {
     let pyship = Pyship::new();
     let layout = tempfile::tempdir().unwrap();
     let tag = format!("pyship-test/deb-trixie:{}", std::process::id());
+
+    // Without libodbc2 the build says which package pyodbc's module needs.
+    let bare = copy_fixture("build", "trixie-odbc");
+    let pyproject = bare.path().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        text.replace("base-packages = [\"libodbc2\"]", ""),
+    )
+    .unwrap();
+    let out = pyship.run(&[
+        "build",
+        bare.path().to_str().unwrap(),
+        "-o",
+        &format!("oci:{}", layout.path().display()),
+    ]);
+    assert_built(&out);
+    assert!(
+        stderr(&out).contains("links libodbc.so.2, which neither the wheels nor deb:trixie have (importing it will fail): add its package to the base: --base deb:trixie+libodbc2"),
+        "{}",
+        stderr(&out)
+    );
+
     // +libpq5 on the command line, libodbc2 from [tool.pyship] base-packages.
     let out = build_loaded(
         &pyship,
