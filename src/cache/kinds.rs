@@ -62,7 +62,9 @@ impl Kind {
         match self {
             Kind::Wheels => "downloaded wheels",
             Kind::Sdists => "source distributions",
-            Kind::Bases => "layers and configs of base images, and interpreters lifted from them",
+            Kind::Bases => {
+                "layers and configs of base images, interpreters lifted from them, and Debian packages"
+            }
             Kind::Layers => "layers pyship wrote",
             Kind::Images => "manifests, indexes and configs of built images",
             Kind::Records => "remembered facts and layer keys",
@@ -211,6 +213,19 @@ impl Names {
         for (path, size, _) in files(&kits) {
             if let Some(json) = small_json(&path, size)
                 && let Some(hex) = digest_hex(&json["Ready"]["blob"])
+            {
+                names.0.insert(hex, Kind::Bases);
+            }
+        }
+        // A Debian base's .debs (named by their record) and their unpacked data.
+        for (path, size, _) in files(
+            &root
+                .join("records")
+                .join(crate::debian::rootfs::UNPACKED_RECORD),
+        ) {
+            names.0.insert(file_name(&path), Kind::Bases);
+            if let Some(json) = small_json(&path, size)
+                && let Some(hex) = digest_hex(&json["data"])
             {
                 names.0.insert(hex, Kind::Bases);
             }

@@ -71,10 +71,12 @@ impl Release {
         self.suite.as_deref() == Some(name) || self.codename.as_deref() == Some(name)
     }
 
-    /// The `Packages` index of `component` for `architecture`: `.xz` if listed, else `.gz`.
+    /// The `Packages` index of `component` for `architecture`: `.gz` if listed, else
+    /// `.xz`. gzip inflates bookworm's 50 MB index in a fraction of xz's time, which
+    /// outweighs its 3 MB more to download on any link faster than about 50 Mbit/s.
     pub fn packages_index(&self, component: &str, architecture: &str) -> Option<&IndexFile> {
         let base = format!("{component}/binary-{architecture}/Packages");
-        [".xz", ".gz"]
+        [".gz", ".xz"]
             .iter()
             .find_map(|ext| self.files.iter().find(|f| f.path == format!("{base}{ext}")))
     }
@@ -138,10 +140,10 @@ SHA256:
         assert!(r.is_named("stable") && r.is_named("bookworm") && !r.is_named("trixie"));
         assert_eq!(r.version.as_deref(), Some("12.8"));
         assert_eq!(r.files.len(), 3);
-        let xz = r.packages_index("main", "amd64").unwrap();
+        let gz = r.packages_index("main", "amd64").unwrap();
         assert_eq!(
-            (xz.path.as_str(), xz.size),
-            ("main/binary-amd64/Packages.xz", 6789)
+            (gz.path.as_str(), gz.size),
+            ("main/binary-amd64/Packages.gz", 8789)
         );
         let gz = r.packages_index("main", "arm64").unwrap();
         assert!(gz.path.ends_with(".gz"));

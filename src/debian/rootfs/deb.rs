@@ -13,7 +13,7 @@ use crate::debian::DebPackage;
 use crate::store::{Cache, Digest};
 
 /// Bumped when what [`Unpacked`] records changes, so older records are not read.
-const RECORD_KIND: &str = "deb-unpacked-v1";
+pub const RECORD_KIND: &str = "deb-unpacked-v1";
 
 /// What a `.deb` holds, as far as a base needs it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,6 +10,9 @@ mod made;
 #[cfg(test)]
 mod tests;
 
+/// The records naming each `.deb` the cache holds and its unpacked data (`cache info` reads them).
+pub use deb::RECORD_KIND as UNPACKED_RECORD;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
