@@ -144,6 +144,41 @@ pub(crate) fn pydantic_core_machines(reference: &str) -> Vec<u16> {
     machines
 }
 
+/// Pulls `arch`'s image of the pushed `index` and runs it hardened until its health
+/// path answers, after checking that its pushed layers hold pydantic-core compiled for
+/// that CPU. Emulated start-up is slow: arm64 gets time.
+pub(crate) fn run_platform(
+    repository: &str,
+    index: &serde_json::Value,
+    arch: &str,
+) -> (Container, u16) {
+    let machine = match arch {
+        "amd64" => goblin::elf::header::EM_X86_64,
+        _ => goblin::elf::header::EM_AARCH64,
+    };
+    let pinned = format!("{repository}@{}", platform_digest(index, arch));
+    let machines = pydantic_core_machines(&pinned);
+    assert!(
+        !machines.is_empty() && machines.iter().all(|m| *m == machine),
+        "{arch}: pydantic-core's shared objects are for ELF machines {machines:?}"
+    );
+    docker_ok(&[
+        "pull",
+        "-q",
+        "--platform",
+        &format!("linux/{arch}"),
+        &pinned,
+    ]);
+    let (container, port) = run_hardened(&pinned);
+    assert_eq!(
+        wait_for_http(port, pyship::contract::HEALTH_PATH, Duration::from_secs(90)),
+        Some(200),
+        "{arch}: {}",
+        stdout(&docker(&["logs", &container.0]))
+    );
+    (container, port)
+}
+
 #[test]
 fn two_platforms_push_one_index_and_each_runs_hardened_on_its_own_cpu() {
     let pushed = pushed();
@@ -173,32 +208,9 @@ fn two_platforms_push_one_index_and_each_runs_hardened_on_its_own_cpu() {
         assert_eq!(summary["digest"], platform_digest(&index, arch));
     }
 
-    for (arch, machine, uname) in [
-        ("amd64", goblin::elf::header::EM_X86_64, "x86_64"),
-        ("arm64", goblin::elf::header::EM_AARCH64, "aarch64"),
-    ] {
-        let pinned = format!("{}@{}", pushed.repository, platform_digest(&index, arch));
-        let machines = pydantic_core_machines(&pinned);
-        assert!(
-            !machines.is_empty() && machines.iter().all(|m| *m == machine),
-            "{arch}: pydantic-core's shared objects are for ELF machines {machines:?}"
-        );
-        docker_ok(&[
-            "pull",
-            "-q",
-            "--platform",
-            &format!("linux/{arch}"),
-            &pinned,
-        ]);
-        let (container, port) = run_hardened(&pinned);
+    for (arch, uname) in [("amd64", "x86_64"), ("arm64", "aarch64")] {
+        let (container, _) = run_platform(&pushed.repository, &index, arch);
         assert_eq!(docker_ok(&["exec", &container.0, "uname", "-m"]), uname);
-        // Emulated start-up is slow: give arm64 time.
-        assert_eq!(
-            wait_for_http(port, pyship::contract::HEALTH_PATH, Duration::from_secs(90)),
-            Some(200),
-            "{arch}: {}",
-            stdout(&docker(&["logs", &container.0]))
-        );
     }
 
     // Each platform carries its own SBOMs and provenance (the tag-schema fallback of
