@@ -8,12 +8,13 @@
 #
 # Needs: cargo build --release (or PYSHIP=path/to/pyship); bash .ci/services.sh;
 # bash tests/support/base-images.sh (which makes the two-platform test base)
+# BENCH_BASE=deb:bookworm measures bases assembled from Debian's packages instead.
 # Results: /tmp/pyship-bench/multiplatform.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REG=127.0.0.1:5000
-BASE=$REG/pyship-test/python:3.11-slim
+BASE=${BENCH_BASE:-$REG/pyship-test/python:3.11-slim}
 PYSHIP=$(realpath -m "${PYSHIP:-${CARGO_TARGET_DIR:-target}/release/pyship}")
 OUT=/tmp/pyship-bench
 RUNS=${RUNS:-20}
@@ -21,7 +22,8 @@ RUNS=${RUNS:-20}
 die() { echo "bench: $*" >&2; exit 1; }
 [[ -x $PYSHIP ]] || die "$PYSHIP is missing: run 'cargo build --release' first, or set PYSHIP"
 command -v hyperfine >/dev/null || die "hyperfine is not installed (apt-get install hyperfine)"
-[[ $(skopeo inspect --tls-verify=false --raw "docker://$BASE" | jq -r '.manifests | length') == 2 ]] ||
+[[ $BASE == deb:* ]] ||
+  [[ $(skopeo inspect --tls-verify=false --raw "docker://$BASE" | jq -r '.manifests | length') == 2 ]] ||
   die "$BASE is not a two-platform index; run: bash tests/support/base-images.sh"
 mkdir -p "$OUT"
 
