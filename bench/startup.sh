@@ -26,7 +26,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r examples/hello-fastapi "$work/src"
-"$PYSHIP" build "$work/src" --base "$BASE" --load -t pyship-bench/startup:pyship -q >/dev/null
+# BENCH_PYSHIP_BASE=deb:bookworm builds pyship's image on a base from Debian's packages.
+"$PYSHIP" build "$work/src" --base "${BENCH_PYSHIP_BASE:-$BASE}" --load -t pyship-bench/startup:pyship -q >/dev/null
 "$DOCKER" build -q --network host -f bench/startup.Dockerfile -t pyship-bench/startup:docker "$work/src" >/dev/null
 
 # One start: milliseconds from `docker run` to the first 200 on the host port.
