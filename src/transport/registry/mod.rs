@@ -103,14 +103,33 @@ pub fn push(
         .len();
     registry.push_blob(cache, &image.config_digest, config_size, None)?;
     task.inc(1);
-    let digest = image.manifest_digest.to_string();
-    registry.put_manifest(&digest, Image::MEDIA_TYPE, &image.manifest)?;
     task.finish();
-    before_tag(&registry, &image.descriptor())?;
+    put_and_tag(
+        &registry,
+        target,
+        &image.descriptor(),
+        &image.manifest,
+        before_tag,
+    )
+}
+
+/// Puts `manifest` (of `descriptor`) by its digest, runs `before_tag`, then sets each
+/// of `target`'s tags. Returns the pinned reference, then one reference per tag.
+fn put_and_tag(
+    registry: &Registry,
+    target: &PushTarget,
+    descriptor: &Descriptor,
+    manifest: &[u8],
+    before_tag: BeforeTag<'_>,
+) -> Result<Vec<String>> {
+    let reference = &target.repository;
+    let media_type = descriptor.media_type.as_str();
+    registry.put_manifest(&descriptor.digest.to_string(), media_type, manifest)?;
+    before_tag(registry, descriptor)?;
     for tag in &target.tags {
-        registry.put_manifest(tag, Image::MEDIA_TYPE, &image.manifest)?;
+        registry.put_manifest(tag, media_type, manifest)?;
     }
-    let mut written = vec![reference.pinned(&image.manifest_digest)];
+    let mut written = vec![reference.pinned(&descriptor.digest)];
     written.extend(
         target
             .tags
@@ -129,19 +148,12 @@ pub fn push_index(
     client: &Client,
     before_tag: BeforeTag<'_>,
 ) -> Result<Vec<String>> {
-    let reference = &target.repository;
-    let registry = Registry::new(client, reference);
-    registry.put_manifest(&index.digest.to_string(), Index::MEDIA_TYPE, &index.bytes)?;
-    before_tag(&registry, &index.descriptor())?;
-    for tag in &target.tags {
-        registry.put_manifest(tag, Index::MEDIA_TYPE, &index.bytes)?;
-    }
-    let mut written = vec![reference.pinned(&index.digest)];
-    written.extend(
-        target
-            .tags
-            .iter()
-            .map(|tag| format!("{}:{tag}", reference.name())),
-    );
-    Ok(written)
+    let registry = Registry::new(client, &target.repository);
+    put_and_tag(
+        &registry,
+        target,
+        &index.descriptor(),
+        &index.bytes,
+        before_tag,
+    )
 }
