@@ -175,29 +175,7 @@ fn layer_mutations() {
 /// A `.deb` with uncompressed members, so mutations reach the tar headers: a base-files
 /// that assembles on its own.
 fn seed_deb() -> Vec<u8> {
-    let tarball = |members: &[(&str, &[u8])]| {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (name, bytes) in members {
-            let mut header = tar::Header::new_gnu();
-            header.set_mode(0o644);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_mtime(0);
-            match name.split_once(" -> ") {
-                Some((link, target)) => {
-                    header.set_entry_type(tar::EntryType::Symlink);
-                    header.set_size(0);
-                    builder.append_link(&mut header, link, target).unwrap();
-                }
-                None => {
-                    header.set_size(bytes.len() as u64);
-                    builder.append_data(&mut header, name, *bytes).unwrap();
-                }
-            }
-        }
-        builder.into_inner().unwrap()
-    };
-    let control = tarball(&[
+    let control = tar_of(&[
         (
             "./control",
             b"Package: base-files\nVersion: 1.0\nArchitecture: amd64\n",
@@ -207,7 +185,7 @@ fn seed_deb() -> Vec<u8> {
             b"0cc175b9c0f1b6a831c399e269772661  usr/lib/os-release\n",
         ),
     ]);
-    let data = tarball(&[
+    let data = tar_of(&[
         ("./usr/lib/os-release", b"ID=debian\n"),
         ("./etc/os-release -> ../usr/lib/os-release", b""),
         ("./bin/true", b"\x7fELF"),
