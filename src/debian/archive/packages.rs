@@ -32,7 +32,8 @@ pub struct Candidate {
 /// `all` are skipped; a paragraph missing a field the download needs is an error.
 pub fn read_index(text: &str, architecture: &str, origin: Origin) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
-    for paragraph in deb822::paragraphs(text)? {
+    for paragraph in deb822::Paragraphs::new(text) {
+        let paragraph = paragraph?;
         let candidate = read_paragraph(&paragraph, architecture, origin)
             .with_context(|| format!("the paragraph at line {} is not valid", paragraph.line))?;
         out.extend(candidate);

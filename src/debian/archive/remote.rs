@@ -17,6 +17,8 @@ pub const MIRROR_VAR: &str = "PYSHIP_DEBIAN_MIRROR";
 pub const SECURITY_VAR: &str = "PYSHIP_DEBIAN_SECURITY_MIRROR";
 const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 const DEFAULT_SECURITY: &str = "http://deb.debian.org/debian-security";
+/// The most an index's listed size reserves up front (Debian's largest is ~60 MB).
+const INDEX_HINT_LIMIT: u64 = 256 << 20;
 
 /// Where SUITE, SUITE-updates and SUITE-security come from, without trailing slashes.
 #[derive(Debug, Clone)]
@@ -182,7 +184,18 @@ pub fn packages(
         task.finish();
     }
     let compressed = cache.open_blob(&digest)?;
-    let mut text = String::new();
+    // Sized once from the release's listing of the plain index: growing a buffer of
+    // tens of MB by doubling costs more than parsing it.
+    let plain = file
+        .path
+        .rsplit_once('.')
+        .map_or(file.path.as_str(), |(p, _)| p);
+    let listed = release
+        .files
+        .iter()
+        .find(|f| f.path == plain)
+        .map_or(0, |f| f.size);
+    let mut text = String::with_capacity(listed.min(INDEX_HINT_LIMIT) as usize);
     let read = if file.path.ends_with(".xz") {
         liblzma::read::XzDecoder::new(compressed).read_to_string(&mut text)
     } else {

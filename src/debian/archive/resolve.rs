@@ -13,7 +13,8 @@ use sha2::{Digest as _, Sha256};
 use super::closure::{ClosureError, EXCLUDED, Universe};
 use super::keyring::Keyring;
 use super::lock::{BaseLock, LockedArchitecture, LockedPackage, spec_text};
-use super::packages::Origin;
+use super::packages::{Candidate, Origin};
+use super::release::Release;
 use super::remote::{self, FetchError, Mirrors};
 use super::{Request, Resolution};
 use crate::store::http;
@@ -259,10 +260,10 @@ fn from_archive(
     };
     let mut candidates = Vec::new();
     let mut main_release = None;
-    for (name, origin) in mirrors.suites(suite) {
+    for ((name, origin), read) in read_suites(req, mirrors, keyring, client, cache, progress) {
         let base = mirrors.base(origin);
-        let release = match remote::release(client, mirrors, origin, &name, keyring) {
-            Ok(release) => release,
+        let (release, found) = match read {
+            Ok(read) => read,
             Err(FetchError::Missing) if main_release.is_none() => {
                 return Err(anyhow::anyhow!(
                     "unknown Debian suite \"{suite}\" at {}: use a codename such as bookworm or trixie",
@@ -279,19 +280,7 @@ fn from_archive(
             }
             Err(err) => return Err(err),
         };
-        let read = remote::Suite {
-            name: &name,
-            origin,
-            base,
-            release: &release,
-        };
-        candidates.extend(remote::packages(
-            client,
-            cache,
-            &read,
-            req.architecture,
-            progress,
-        )?);
+        candidates.extend(found);
         main_release.get_or_insert(release);
     }
     let release = main_release.expect("the main suite was read");
@@ -339,6 +328,51 @@ fn from_archive(
             .flatten(),
         from_security,
     })
+}
+
+/// One suite as read: its verified release and the candidates of its index.
+type SuiteRead = Result<(Release, Vec<Candidate>), FetchError>;
+
+/// Each suite's verified release and its candidates, in the order of
+/// [`Mirrors::suites`]: read side by side, since each is a round trip or two and the
+/// main index a few seconds of download and parsing.
+fn read_suites(
+    req: &Request,
+    mirrors: &Mirrors,
+    keyring: &Keyring,
+    client: &Client,
+    cache: &Cache,
+    progress: &Progress,
+) -> Vec<((String, Origin), SuiteRead)> {
+    let suites = mirrors.suites(&req.spec.suite);
+    let reads: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = suites
+            .iter()
+            .map(|(name, origin)| {
+                scope.spawn(move || {
+                    let release = remote::release(client, mirrors, *origin, name, keyring)?;
+                    let suite = remote::Suite {
+                        name,
+                        origin: *origin,
+                        base: mirrors.base(*origin),
+                        release: &release,
+                    };
+                    let found =
+                        remote::packages(client, cache, &suite, req.architecture, progress)?;
+                    Ok((release, found))
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|thread| {
+                thread.join().unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!("reading the Debian archive failed").into())
+                })
+            })
+            .collect()
+    });
+    suites.into_iter().zip(reads).collect()
 }
 
 /// The requested Python if the suite carries it, else the one its `python3` depends on.

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
 
 use self::deb::{Kind, Member, Unpacked};
 use self::made::Installed;
@@ -51,9 +52,12 @@ pub fn assemble(
     }
     let mut sorted: Vec<&DebPackage> = packages.iter().collect();
     sorted.sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
-    let mut unpacked = Vec::with_capacity(sorted.len());
-    for package in &sorted {
-        let contents = deb::unpack(package, cache)?;
+    // Unpacking is decompression: every core helps.
+    let unpacked: Vec<Unpacked> = sorted
+        .par_iter()
+        .map(|package| deb::unpack(package, cache))
+        .collect::<Result<_>>()?;
+    for (package, contents) in sorted.iter().zip(&unpacked) {
         let arch = contents.control.field("Architecture").unwrap_or_default();
         if arch != info.architecture && arch != "all" {
             bail!(
@@ -63,7 +67,6 @@ pub fn assemble(
                 info.architecture
             );
         }
-        unpacked.push(contents);
     }
     let mut files = Files::default();
     for (package, contents) in sorted.iter().zip(&unpacked) {
