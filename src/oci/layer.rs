@@ -13,6 +13,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
 
+use super::gzip::ParallelGz;
+
 use super::Descriptor;
 use super::media_type::OCI_LAYER_GZIP;
 use crate::store::digest::HashingWriter;
@@ -284,22 +286,21 @@ impl Tree {
     /// Writes the tree as a gzip layer into the cache, with every mtime clamped to `epoch`.
     pub fn write_layer(&self, cache: &Cache, epoch: u64) -> Result<Layer> {
         // Small layers get the best compression for free; large ones the default level,
-        // which is where gzip's time/size trade-off flattens.
-        let level = if self.content_size() < SMALL_LAYER {
-            9
-        } else {
-            6
-        };
+        // which is where gzip's time/size trade-off flattens, on every core.
+        let small = self.content_size() < SMALL_LAYER;
         let mut diff_id = None;
         let (digest, size) = cache.write_blob(None, |out| {
-            let gz = GzBuilder::new()
-                .mtime(0)
-                .write(out, Compression::new(level));
-            let mut tar_out = HashingWriter::new(gz);
-            self.write_tar(&mut tar_out, epoch)?;
-            let (gz, tar_digest, _) = tar_out.finish();
-            gz.finish()?;
-            diff_id = Some(tar_digest);
+            diff_id = Some(if small {
+                let gz = GzBuilder::new().mtime(0).write(out, Compression::best());
+                let (gz, tar) = self.hashed_tar(gz, epoch)?;
+                gz.finish()?;
+                tar
+            } else {
+                let (gz, tar) =
+                    self.hashed_tar(ParallelGz::new(out, Compression::default()), epoch)?;
+                gz.finish()?;
+                tar
+            });
             Ok(())
         })?;
         Ok(Layer {
@@ -307,6 +308,14 @@ impl Tree {
             diff_id: diff_id.expect("set by the writer"),
             size,
         })
+    }
+
+    /// Writes the tree's tar into `out`; returns `out` and the tar's digest (the diff ID).
+    fn hashed_tar<W: Write>(&self, out: W, epoch: u64) -> Result<(W, Digest)> {
+        let mut tar_out = HashingWriter::new(out);
+        self.write_tar(&mut tar_out, epoch)?;
+        let (out, digest, _) = tar_out.finish();
+        Ok((out, digest))
     }
 
     /// Writes the tree as an uncompressed tar.

@@ -3,6 +3,7 @@
 //! base's layers say about it. Nothing here talks to a registry or an engine.
 
 pub mod facts;
+mod gzip;
 pub mod image;
 pub mod layer;
 pub mod media_type;
