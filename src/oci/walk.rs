@@ -11,6 +11,10 @@ use flate2::read::GzDecoder;
 use super::Descriptor;
 use crate::store::Cache;
 
+/// Hands each of an image's layers, as a tar stream, in order, to the function it is
+/// given: from the cache, a registry, or a tree not yet written out.
+pub type ReadLayers<'a> = &'a dyn Fn(&mut dyn FnMut(Box<dyn Read>) -> Result<()>) -> Result<()>;
+
 /// The layer's tar stream, decompressed, from the cache.
 pub fn open(cache: &Cache, layer: &Descriptor) -> Result<Box<dyn Read>> {
     decompress(layer, cache.open_blob(&layer.digest)?)
@@ -42,6 +46,15 @@ pub struct Walk {
 }
 
 impl Walk {
+    /// A walk that goes on after `layers` layers, of which only `present` (each path
+    /// with the index of the layer it came from) matters to the reader.
+    pub fn resume(present: impl IntoIterator<Item = (String, usize)>, layers: usize) -> Walk {
+        Walk {
+            present: present.into_iter().collect(),
+            layers,
+        }
+    }
+
     /// Applies the next layer's tar stream: whiteouts remove what lower layers left,
     /// and `visit` sees every other entry with its path in image form (no leading `/`
     /// or `./`, no trailing `/`) and the layer's index.

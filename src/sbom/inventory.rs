@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::dpkg::{self, DebPackage};
 use super::license::License;
-use crate::oci::walk::Walk;
+use crate::oci::walk::{ReadLayers, Walk};
 use crate::python::lock::normalize;
 use crate::store::{Cache, Digest, Progress};
 use crate::transport::ResolvedImage;
@@ -111,19 +112,35 @@ pub struct InstalledWheel {
 const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
+/// The records of what the first layers of an image held, by those layers' digests.
+const SCAN_RECORD: &str = "sbom-scan-v1";
+
 impl Inventory {
-    /// Reads every layer of `image` once (downloading what the cache lacks).
+    /// Reads every layer of `image` once (downloading what the cache lacks). What its
+    /// first `shared` layers held is remembered, so the next image on the same base (a
+    /// rebuild, another platform's twin) reads only its own layers.
     pub fn read(
         name: &str,
         image: &ResolvedImage,
+        shared: usize,
         cache: &Cache,
         progress: &Progress,
     ) -> Result<Inventory> {
-        let mut walk = Walk::default();
-        let mut scan = Scan::default();
-        image.read_layers(cache, progress, |layer, stream| {
+        let shared = shared.min(image.layers.len());
+        let key = scan_key(&image.layers[..shared]);
+        let (mut walk, mut scan, skip) = match cache.record::<Scan>(SCAN_RECORD, &key) {
+            Some(scan) if shared > 0 => (scan.walk(shared), scan, shared),
+            _ => (Walk::default(), Scan::default(), 0),
+        };
+        let mut read = skip;
+        image.read_layers_from(skip, cache, progress, |layer, stream| {
             walk.layer(stream, |path, index, entry| scan.visit(path, index, entry))
-                .with_context(|| format!("cannot read layer {} of {name}", layer.digest))
+                .with_context(|| format!("cannot read layer {} of {name}", layer.digest))?;
+            read += 1;
+            if read == shared && skip == 0 {
+                cache.put_record(SCAN_RECORD, &key, &scan)?;
+            }
+            Ok(())
         })?;
         let found = scan.finish(&walk);
         Ok(Inventory {
@@ -178,7 +195,32 @@ fn base_of(image: &ResolvedImage) -> Option<BaseImage> {
     })
 }
 
+/// Remembers what `layers` hold for [`Inventory::read`] of every image built on them,
+/// from their tar streams as `read` gives them: a base pyship has just assembled is
+/// not decompressed again to be listed.
+pub fn remember_lower_layers(
+    layers: &[crate::oci::Descriptor],
+    read: ReadLayers<'_>,
+    cache: &Cache,
+) -> Result<()> {
+    let mut walk = Walk::default();
+    let mut scan = Scan::default();
+    read(&mut |stream| walk.layer(stream, |path, index, entry| scan.visit(path, index, entry)))?;
+    cache.put_record(SCAN_RECORD, &scan_key(layers), &scan)
+}
+
+/// The name of what `layers` hold, for the scan record.
+fn scan_key(layers: &[crate::oci::Descriptor]) -> String {
+    let mut hasher = Sha256::new();
+    for layer in layers {
+        hasher.update(layer.digest.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// A file of interest seen in a layer.
+#[derive(Serialize, Deserialize)]
 enum Seen {
     Text(String),
     Sha256(Digest),
@@ -189,7 +231,7 @@ enum Seen {
 const TEXT_LIMIT: u64 = 64 << 20;
 
 /// Collects the files an inventory is made of while a [`Walk`] goes over the layers.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Scan {
     seen: BTreeMap<String, (usize, Seen)>,
 }
@@ -229,6 +271,16 @@ impl Scan {
         };
         self.seen.insert(path.to_owned(), (layer, seen));
         Ok(())
+    }
+
+    /// The walk after the `layers` this scan has seen: later layers' whiteouts can only
+    /// matter to the paths it kept.
+    fn walk(&self, layers: usize) -> Walk {
+        let present = self
+            .seen
+            .iter()
+            .map(|(path, (layer, _))| (path.clone(), *layer));
+        Walk::resume(present, layers)
     }
 
     fn finish(self, walk: &Walk) -> Found {
@@ -372,6 +424,47 @@ mod tests {
     }
 
     const SP: &str = "app/.venv/lib/python3.11/site-packages";
+
+    #[test]
+    fn a_remembered_scan_of_the_lower_layers_gives_what_reading_them_gives() {
+        let meta = |name: &str| format!("Metadata-Version: 2.1\nName: {name}\nVersion: 2.0\n");
+        let (keep, gone, added) = (meta("keep"), meta("gone"), meta("added"));
+        let keep_path = format!("{SP}/keep-2.0.dist-info/METADATA");
+        let gone_path = format!("{SP}/gone-2.0.dist-info/METADATA");
+        let base: &[(&str, &[u8])] = &[
+            (&keep_path, keep.as_bytes()),
+            (&gone_path, gone.as_bytes()),
+            ("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n"),
+            ("var/lib/dpkg/status", b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36\n"),
+        ];
+        let whiteout = format!("{SP}/.wh.gone-2.0.dist-info");
+        let added_path = format!("{SP}/added-2.0.dist-info/METADATA");
+        let own: &[(&str, &[u8])] = &[
+            (&whiteout, b""),
+            (&added_path, added.as_bytes()),
+            ("etc/os-release", b"ID=debian\nVERSION_ID=\"13\"\n"),
+        ];
+        let whole = scan(&[base, own]);
+
+        let mut walk = Walk::default();
+        let mut lower = Scan::default();
+        walk.layer(layer(base).as_slice(), |p, i, e| lower.visit(p, i, e))
+            .unwrap();
+        let remembered: Scan =
+            serde_json::from_slice(&serde_json::to_vec(&lower).unwrap()).unwrap();
+        let mut walk = remembered.walk(1);
+        let mut resumed = remembered;
+        walk.layer(layer(own).as_slice(), |p, i, e| resumed.visit(p, i, e))
+            .unwrap();
+        let again = resumed.finish(&walk);
+
+        let names = |f: &Found| f.python.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&whole), ["added", "keep"]);
+        assert_eq!(names(&again), names(&whole));
+        assert_eq!(again.debs, whole.debs);
+        assert_eq!(again.os, whole.os);
+        assert_eq!(again.os.unwrap().version_id.as_deref(), Some("13"));
+    }
 
     #[test]
     fn lists_surviving_distributions_packages_and_the_release() {

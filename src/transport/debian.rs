@@ -110,16 +110,17 @@ impl DebianSource {
             return Ok(image);
         }
         archive::fetch(&resolution, client, cache, &progress)?;
-        let image = self.assemble(&resolution, platform, client, cache, &progress)?;
+        let (image, resolved) =
+            self.assemble(&resolution, &key, platform, client, cache, &progress)?;
         cache.put_record(
             RECORD,
             &key,
             &Assembled {
-                manifest_digest: image.manifest_digest.clone(),
-                manifest: image.manifest.clone(),
+                manifest_digest: image.manifest_digest,
+                manifest: image.manifest,
             },
         )?;
-        self.resolved(image.manifest_digest, &image.manifest, cache)
+        Ok(resolved)
     }
 
     /// The archive's closure for `platform` (or the lock's), saying what was left out.
@@ -154,14 +155,16 @@ impl DebianSource {
         Ok(resolution)
     }
 
-    /// The interpreter that compiles the standard library of the base whose packages
-    /// are `packages`: its own when this machine runs its CPU, else the same suite's
-    /// for this machine's CPU, when that is the same Python build (pycs do not depend
-    /// on the CPU). No QEMU either way.
+    /// The interpreter that compiles the standard library of the base whose files are
+    /// `tree`: its own when this machine runs its CPU, else the same suite's for this
+    /// machine's CPU, when that is the same Python build (pycs do not depend on the
+    /// CPU). No QEMU either way.
+    #[allow(clippy::too_many_arguments)]
     fn compiler(
         &self,
         resolution: &Resolution,
-        packages: &Layer,
+        tree: &Tree,
+        key: &str,
         platform: ImagePlatform,
         client: &Client,
         cache: &Cache,
@@ -175,35 +178,44 @@ impl DebianSource {
             full: None,
         };
         let host = ImagePlatform::host().filter(|&host| host != platform);
-        let (config_digest, layers) = match host {
-            None => (packages.diff_id.clone(), vec![packages.descriptor()]),
-            Some(host) => {
-                let here = self.resolution(host, client, cache, progress)?;
-                if interpreter_build(&here) != interpreter_build(resolution) {
-                    progress.warn(&format!(
-                        "warning: {} has Python {} for {} but {} for {}: the standard library gets no bytecode",
-                        self.name(),
-                        interpreter_build(resolution).unwrap_or("?"),
-                        platform.oci_arch(),
-                        interpreter_build(&here).unwrap_or("?"),
-                        host.oci_arch()
-                    ));
-                    return Ok(None);
-                }
-                let image = self.resolve(host, client, cache)?;
-                (image.config_digest.clone(), image.layers.clone())
-            }
+        let Some(host) = host else {
+            // The interpreter is read straight from the tree, while its layer is still
+            // being compressed; the kit is remembered by the packages' key.
+            let epoch = epoch(resolution)?;
+            let read = |each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>| {
+                read_tree(tree, epoch, each)
+            };
+            let key: Digest = format!("sha256:{key}").parse()?;
+            let base = Base {
+                config_digest: &key,
+                platform,
+                layers: &read,
+            };
+            return Compiler::find(&base, &interpreter, cache, progress);
         };
+        let here = self.resolution(host, client, cache, progress)?;
+        if interpreter_build(&here) != interpreter_build(resolution) {
+            progress.warn(&format!(
+                "warning: {} has Python {} for {} but {} for {}: the standard library gets no bytecode",
+                self.name(),
+                interpreter_build(resolution).unwrap_or("?"),
+                platform.oci_arch(),
+                interpreter_build(&here).unwrap_or("?"),
+                host.oci_arch()
+            ));
+            return Ok(None);
+        }
+        let image = self.resolve(host, client, cache)?;
         // The kit is remembered by this digest.
         let read = |each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>| -> Result<()> {
-            for layer in &layers {
+            for layer in &image.layers {
                 each(crate::oci::walk::open(cache, layer)?)?;
             }
             Ok(())
         };
         let base = Base {
-            config_digest: &config_digest,
-            platform: host.unwrap_or(platform),
+            config_digest: &image.config_digest,
+            platform: host,
             layers: &read,
         };
         Compiler::find(&base, &interpreter, cache, progress)
@@ -258,15 +270,18 @@ impl DebianSource {
     }
 
     /// Unpacks the packages into the base's layer, compiles the standard library into
-    /// a second one, and writes the config and manifest.
+    /// a second one, and writes the config and manifest. What a build reads from a base
+    /// (its facts, its interpreter) is remembered from the files at hand, so the base
+    /// is never decompressed again for them.
     fn assemble(
         &self,
         resolution: &Resolution,
+        key: &str,
         platform: ImagePlatform,
         client: &Client,
         cache: &Cache,
         progress: &Progress,
-    ) -> Result<Image> {
+    ) -> Result<(Image, ResolvedImage)> {
         let epoch = epoch(resolution)?;
         progress.line(&format!(
             "debian  {} ({} {}, {}): {} packages",
@@ -286,16 +301,27 @@ impl DebianSource {
             cache,
             epoch,
         )?;
-        let packages = tree
-            .write_layer(cache, epoch)
-            .context("cannot write the Debian base's layer")?;
-        let compiler = self.compiler(resolution, &packages, platform, client, cache, progress)?;
-        let bytecode = match compiler {
-            Some(compiler) => Some(stdlib_bytecode(
-                &tree, &compiler, resolution, cache, progress,
-            )?),
-            None => None,
-        };
+        // The layer is compressed while the standard library compiles: each is seconds.
+        let (packages, compiler, bytecode) = std::thread::scope(|scope| {
+            let writing = scope.spawn(|| tree.write_layer(cache, epoch));
+            let compiled = self
+                .compiler(resolution, &tree, key, platform, client, cache, progress)
+                .and_then(|compiler| {
+                    let bytecode = match &compiler {
+                        Some(compiler) => Some(stdlib_bytecode(
+                            &tree, compiler, resolution, cache, progress,
+                        )?),
+                        None => None,
+                    };
+                    Ok((compiler, bytecode))
+                });
+            let packages = writing
+                .join()
+                .map_err(|_| anyhow::anyhow!("writing the Debian base's layer failed"))?
+                .context("cannot write the Debian base's layer")?;
+            let (compiler, bytecode) = compiled?;
+            anyhow::Ok((packages, compiler, bytecode))
+        })?;
         let mut layers = vec![(
             packages,
             format!("pyship: {} from Debian packages", self.name()),
@@ -308,12 +334,41 @@ impl DebianSource {
         }
         let config = canonical_json(&config(resolution, platform, &layers, epoch)?)?;
         let config_digest = cache.put_blob(&config)?;
-        Image::write(
+        let image = Image::write(
             &Image::config_descriptor(&config_digest, config.len()),
             layers.iter().map(|(layer, _)| layer.descriptor()).collect(),
             HashMap::new(),
             cache,
-        )
+        )?;
+        let resolved = self.resolved(image.manifest_digest.clone(), &image.manifest, cache)?;
+        let read = |each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>| {
+            read_tree(&tree, epoch, each)?;
+            for (layer, _) in &layers[1..] {
+                each(crate::oci::walk::open(cache, &layer.descriptor())?)?;
+            }
+            Ok(())
+        };
+        let facts = std::thread::scope(|scope| {
+            let listing = scope.spawn(|| {
+                crate::sbom::inventory::remember_lower_layers(&resolved.layers, &read, cache)
+            });
+            let facts = resolved.read_facts(&read, cache);
+            listing
+                .join()
+                .map_err(|_| anyhow::anyhow!("listing the Debian base's packages failed"))??;
+            facts
+        })?;
+        if let Some(compiler) = compiler {
+            let (major, minor) = resolution.python;
+            for interpreter in facts
+                .interpreters
+                .iter()
+                .filter(|i| (u64::from(i.major), u64::from(i.minor)) == (major, minor))
+            {
+                compiler.remember_for(&config_digest, &interpreter.path, cache)?;
+            }
+        }
+        Ok((image, resolved))
     }
 }
 
@@ -375,6 +430,35 @@ fn stdlib_bytecode(
     compiler.compile_tree(&mut sources, &stdlib, Invalidation::Unchecked, progress)?;
     sources.retain(|path| path.ends_with(".pyc"));
     sources.write_layer(cache, epoch(resolution)?)
+}
+
+/// Hands `tree`'s tar stream to `each`, written by a second thread through a pipe.
+fn read_tree(
+    tree: &Tree,
+    epoch: u64,
+    each: &mut dyn FnMut(Box<dyn std::io::Read>) -> Result<()>,
+) -> Result<()> {
+    let (reader, mut writer) = std::io::pipe()?;
+    std::thread::scope(|scope| {
+        let writing = scope.spawn(move || tree.write_tar(&mut writer, epoch));
+        let read = each(Box::new(reader));
+        let wrote = writing
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the Debian base's files failed"))?;
+        // A reader done at the archive's end may leave its padding unread: the writer's
+        // broken pipe then means nothing.
+        read?;
+        match wrote {
+            Err(err)
+                if err
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    })
 }
 
 /// The version of the package that holds the interpreter (`python3.11-minimal`).

@@ -22,7 +22,7 @@ use crate::oci::facts::{self, BaseFacts, FactsScan};
 use crate::oci::image::Image;
 use crate::oci::media_type;
 use crate::oci::platform::ImagePlatform;
-use crate::oci::walk::{self, Walk};
+use crate::oci::walk::{self, ReadLayers, Walk};
 use crate::oci::{Descriptor, Reference};
 use crate::store::{Cache, Digest, Progress};
 use registry::Registry;
@@ -246,16 +246,28 @@ impl ResolvedImage {
         &self,
         cache: &Cache,
         progress: &Progress,
+        each: impl FnMut(&Descriptor, Box<dyn std::io::Read>) -> Result<()>,
+    ) -> Result<()> {
+        self.read_layers_from(0, cache, progress, each)
+    }
+
+    /// [`ResolvedImage::read_layers`] for the layers after the first `skip`, for a
+    /// reader that remembers what the lower ones held.
+    pub fn read_layers_from(
+        &self,
+        skip: usize,
+        cache: &Cache,
+        progress: &Progress,
         mut each: impl FnMut(&Descriptor, Box<dyn std::io::Read>) -> Result<()>,
     ) -> Result<()> {
-        let missing: u64 = self
-            .layers
+        let layers = self.layers.get(skip..).unwrap_or_default();
+        let missing: u64 = layers
             .iter()
             .filter(|l| !cache.has_blob(&l.digest))
             .map(|l| l.size)
             .sum();
         let bar = progress.bytes(missing, "pulling and reading the base");
-        for layer in &self.layers {
+        for layer in layers {
             let registry = match &self.registry {
                 Some((registry, _)) if !cache.has_blob(&layer.digest) => registry,
                 _ => {
@@ -295,11 +307,23 @@ impl ResolvedImage {
         if let Some(facts) = self.cached_facts(cache) {
             return Ok(facts);
         }
+        self.read_facts(
+            &|each| {
+                self.read_layers(cache, progress, |layer, stream| {
+                    each(stream).with_context(|| format!("cannot read base layer {}", layer.digest))
+                })
+            },
+            cache,
+        )
+    }
+
+    /// Reads and remembers the facts of this image from `layers`, its layers' tar
+    /// streams in order, wherever they come from.
+    pub fn read_facts(&self, layers: ReadLayers<'_>, cache: &Cache) -> Result<BaseFacts> {
         let mut walk = Walk::default();
         let mut scan = FactsScan::default();
-        self.read_layers(cache, progress, |layer, stream| {
+        layers(&mut |stream| {
             walk.layer(stream, |path, index, entry| scan.visit(path, index, entry))
-                .with_context(|| format!("cannot read base layer {}", layer.digest))
         })?;
         let facts = scan.finish(&walk, &self.config);
         self.remember_facts(cache, &facts)?;

@@ -17,11 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::Identity;
 use crate::oci::facts::Interpreter;
 use crate::oci::platform::ImagePlatform;
-use crate::oci::walk::Walk;
+use crate::oci::walk::{ReadLayers, Walk};
 use crate::store::{Cache, Digest};
-
-/// Hands each of a base's layers, as a tar stream, in order, to the function it is given.
-pub type ReadLayers<'a> = &'a dyn Fn(&mut dyn FnMut(Box<dyn Read>) -> Result<()>) -> Result<()>;
 
 /// The base a kit comes from: its config digest, its platform, and its layers.
 pub struct Base<'a> {
@@ -90,6 +87,13 @@ impl Kit {
             Record::Ready(kit) => Ok(kit),
             Record::Unusable(reason) => Err(reason),
         })
+    }
+
+    /// Makes this the kit of `interpreter` in the base whose config is `config`: a base
+    /// pyship assembled itself is known without reading its layers back.
+    pub fn remember(&self, config: &Digest, interpreter: &str, cache: &Cache) -> Result<()> {
+        let record = Record::Ready(self.clone());
+        cache.put_record(RECORD, &record_key(config, interpreter), &record)
     }
 
     /// The directory the kit is unpacked in: `kits/<blob>` in the cache, unpacked in

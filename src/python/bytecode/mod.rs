@@ -148,6 +148,20 @@ impl Compiler {
         Ok(None)
     }
 
+    /// Makes this the compiler [`Compiler::find`] gives for `interpreter` in the base
+    /// whose config is `config`, so that base is not read again for it.
+    pub fn remember_for(
+        &self,
+        config: &crate::store::Digest,
+        interpreter: &str,
+        cache: &Cache,
+    ) -> Result<()> {
+        match &self.runner {
+            Runner::Kit(kit) => kit.remember(config, interpreter, cache),
+            Runner::Host(_) => Ok(()),
+        }
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.identity
     }
