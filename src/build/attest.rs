@@ -74,14 +74,8 @@ impl Attestations {
                 .collect(),
             project: Some(plan.project.name.clone()),
         };
-        let inventory = Inventory::read(
-            &sources.repository,
-            &resolved,
-            base.layers.len(),
-            cache,
-            progress,
-        )?
-        .with_build(&build);
+        let inventory =
+            Inventory::read(&sources.repository, &resolved, cache, progress)?.with_build(&build);
         let timestamp = sbom::timestamp(&resolved)?;
         let mut artifacts = Vec::new();
         for format in [sbom::Format::Cyclonedx, sbom::Format::Spdx] {

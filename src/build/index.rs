@@ -204,16 +204,38 @@ impl Pushing<'_> {
     ) -> Result<Vec<String>> {
         let (cache, client, progress) = (context.cache, context.client, context.progress);
         let by_digest = PushTarget::new(&target.repository, Vec::new());
-        for (n, (b, attestations)) in self.built.iter().zip(self.attached).enumerate() {
-            let attach = |registry: &Registry, subject: &Descriptor| match attestations {
-                Some(a) => a.attach(registry, cache, subject, &b.image.manifest),
-                None => Ok(()),
-            };
-            let lines = registry::push(
-                &by_digest, &b.image, &b.base, cache, client, progress, &attach,
-            )?;
-            progress.line(&format!("pushed  {} {}", b.platform, lines[0]));
-            per_platform[n].extend(lines);
+        // The platforms go side by side: each is mostly round trips to the registry.
+        let pushes = std::thread::scope(|scope| {
+            let pushing: Vec<_> = self
+                .built
+                .iter()
+                .zip(self.attached)
+                .map(|(b, attestations)| {
+                    let by_digest = &by_digest;
+                    scope.spawn(move || {
+                        let attach = |registry: &Registry, subject: &Descriptor| match attestations
+                        {
+                            Some(a) => a.attach(registry, cache, subject, &b.image.manifest),
+                            None => Ok(()),
+                        };
+                        let lines = registry::push(
+                            by_digest, &b.image, &b.base, cache, client, progress, &attach,
+                        )?;
+                        progress.line(&format!("pushed  {} {}", b.platform, lines[0]));
+                        Ok(lines)
+                    })
+                })
+                .collect();
+            pushing
+                .into_iter()
+                .map(|push| {
+                    push.join()
+                        .map_err(|_| anyhow::anyhow!("pushing a platform's image failed"))?
+                })
+                .collect::<Result<Vec<Vec<String>>>>()
+        })?;
+        for (mine, lines) in per_platform.iter_mut().zip(pushes) {
+            mine.extend(lines);
         }
         // The index is signed too, so `promote --require signature` can gate it; the
         // SBOMs and provenance are on each platform's manifest.

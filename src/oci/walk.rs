@@ -7,6 +7,7 @@ use std::io::Read;
 
 use anyhow::{Result, bail};
 use flate2::read::GzDecoder;
+use serde::{Deserialize, Serialize};
 
 use super::Descriptor;
 use crate::store::Cache;
@@ -43,16 +44,38 @@ pub fn decompress(layer: &Descriptor, blob: impl Read + Send + 'static) -> Resul
 pub struct Walk {
     present: BTreeMap<String, usize>,
     layers: usize,
+    /// The whiteouts of the layer applied last.
+    removed: Vec<Removal>,
 }
 
 impl Walk {
-    /// A walk that goes on after `layers` layers, of which only `present` (each path
-    /// with the index of the layer it came from) matters to the reader.
-    pub fn resume(present: impl IntoIterator<Item = (String, usize)>, layers: usize) -> Walk {
-        Walk {
-            present: present.into_iter().collect(),
-            layers,
+    /// How many layers have been applied.
+    pub fn layers(&self) -> usize {
+        self.layers
+    }
+
+    /// Applies a layer read in an earlier walk without reading it again: what it
+    /// removed from the layers below, then the paths it holds that the reader kept.
+    /// Returns the layer's index.
+    pub fn replay(
+        &mut self,
+        removed: &[Removal],
+        paths: impl IntoIterator<Item = String>,
+    ) -> usize {
+        let index = self.layers;
+        self.layers += 1;
+        for removal in removed {
+            self.apply(removal, index);
         }
+        for path in paths {
+            self.present.insert(path, index);
+        }
+        index
+    }
+
+    /// What the last layer applied removed from the layers below it.
+    pub fn removed_by_last_layer(&self) -> &[Removal] {
+        &self.removed
     }
 
     /// Applies the next layer's tar stream: whiteouts remove what lower layers left,
@@ -65,23 +88,33 @@ impl Walk {
     ) -> Result<()> {
         let index = self.layers;
         self.layers += 1;
+        self.removed.clear();
         let mut archive = tar::Archive::new(stream);
         for entry in archive.entries()? {
             let mut entry = entry?;
             let path = entry_path(&entry)?;
             match change(&path) {
-                Change::Opaque(dir) => self.remove_below(&format!("{dir}/"), index),
-                Change::Delete(gone) => {
-                    self.remove(&gone, index);
-                    self.remove_below(&format!("{gone}/"), index);
+                Some(removal) => {
+                    self.apply(&removal, index);
+                    self.removed.push(removal);
                 }
-                Change::Entry => {
+                None => {
                     self.present.insert(path.clone(), index);
                     visit(&path, index, &mut entry)?;
                 }
             }
         }
         Ok(())
+    }
+
+    fn apply(&mut self, removal: &Removal, index: usize) {
+        match removal {
+            Removal::Below(dir) => self.remove_below(&format!("{dir}/"), index),
+            Removal::Path(gone) => {
+                self.remove(gone, index);
+                self.remove_below(&format!("{gone}/"), index);
+            }
+        }
     }
 
     /// True when `path`, as layer `layer` wrote it, is in the merged filesystem: no
@@ -112,14 +145,13 @@ impl Walk {
     }
 }
 
-/// What one tar entry of a layer means for the merged filesystem.
-enum Change {
-    /// `.wh..wh..opq`: the directory's contents from lower layers are hidden.
-    Opaque(String),
+/// What a whiteout entry of a layer hides in the layers below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Removal {
     /// `.wh.NAME`: the path, and everything below it, is deleted.
-    Delete(String),
-    /// Anything else: the entry itself.
-    Entry,
+    Path(String),
+    /// `.wh..wh..opq`: the directory's contents from lower layers are hidden.
+    Below(String),
 }
 
 /// A tar entry's path in image form: no `/` or `./` before it, no trailing slash.
@@ -133,16 +165,18 @@ fn entry_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String> {
         .to_owned())
 }
 
-fn change(path: &str) -> Change {
+/// The removal a tar entry's path stands for, if it is a whiteout.
+fn change(path: &str) -> Option<Removal> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     if name == ".wh..wh..opq" {
-        return Change::Opaque(dir.to_owned());
+        return Some(Removal::Below(dir.to_owned()));
     }
-    match name.strip_prefix(".wh.") {
-        Some(deleted) if dir.is_empty() => Change::Delete(deleted.to_owned()),
-        Some(deleted) => Change::Delete(format!("{dir}/{deleted}")),
-        None => Change::Entry,
-    }
+    let deleted = name.strip_prefix(".wh.")?;
+    Some(Removal::Path(if dir.is_empty() {
+        deleted.to_owned()
+    } else {
+        format!("{dir}/{deleted}")
+    }))
 }
 
 #[cfg(test)]
@@ -172,12 +206,13 @@ pub(crate) mod tests {
 
     #[test]
     fn classifies_whiteouts() {
-        assert!(
-            matches!(change("usr/bin/.wh.python3"), Change::Delete(p) if p == "usr/bin/python3")
+        assert!(change("usr/bin/.wh.python3") == Some(Removal::Path("usr/bin/python3".into())));
+        assert_eq!(change(".wh.app"), Some(Removal::Path("app".into())));
+        assert_eq!(
+            change("app/.wh..wh..opq"),
+            Some(Removal::Below("app".into()))
         );
-        assert!(matches!(change(".wh.app"), Change::Delete(p) if p == "app"));
-        assert!(matches!(change("app/.wh..wh..opq"), Change::Opaque(d) if d == "app"));
-        assert!(matches!(change("app/main.py"), Change::Entry));
+        assert_eq!(change("app/main.py"), None);
     }
 
     #[test]

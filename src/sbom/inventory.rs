@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::dpkg::{self, DebPackage};
 use super::license::License;
-use crate::oci::walk::{ReadLayers, Walk};
+use crate::oci::walk::{ReadLayers, Removal, Walk};
 use crate::python::lock::normalize;
 use crate::store::{Cache, Digest, Progress};
 use crate::transport::ResolvedImage;
@@ -112,36 +112,43 @@ pub struct InstalledWheel {
 const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
-/// The records of what the first layers of an image held, by those layers' digests.
-const SCAN_RECORD: &str = "sbom-scan-v1";
+/// The records of what each layer holds for an inventory, by the layer's digest.
+const LAYER_RECORD: &str = "sbom-layer-v1";
 
 impl Inventory {
-    /// Reads every layer of `image` once (downloading what the cache lacks). What its
-    /// first `shared` layers held is remembered, so the next image on the same base (a
-    /// rebuild, another platform's twin) reads only its own layers.
+    /// Reads every layer of `image` once (downloading what the cache lacks). What a
+    /// layer holds is remembered by its digest, so the next image sharing it (a
+    /// rebuild, another platform's twin, anything on the same base) reads only its
+    /// new layers.
     pub fn read(
         name: &str,
         image: &ResolvedImage,
-        shared: usize,
         cache: &Cache,
         progress: &Progress,
     ) -> Result<Inventory> {
-        let shared = shared.min(image.layers.len());
-        let key = scan_key(&image.layers[..shared]);
-        let (mut walk, mut scan, skip) = match cache.record::<Scan>(SCAN_RECORD, &key) {
-            Some(scan) if shared > 0 => (scan.walk(shared), scan, shared),
-            _ => (Walk::default(), Scan::default(), 0),
-        };
-        let mut read = skip;
-        image.read_layers_from(skip, cache, progress, |layer, stream| {
-            walk.layer(stream, |path, index, entry| scan.visit(path, index, entry))
-                .with_context(|| format!("cannot read layer {} of {name}", layer.digest))?;
-            read += 1;
-            if read == shared && skip == 0 {
-                cache.put_record(SCAN_RECORD, &key, &scan)?;
-            }
-            Ok(())
-        })?;
+        let mut walk = Walk::default();
+        let mut scan = Scan::default();
+        let mut known: Vec<Option<LayerScan>> = image
+            .layers
+            .iter()
+            .map(|layer| cache.record(LAYER_RECORD, layer.digest.hex()))
+            .collect();
+        let unknown: Vec<bool> = known.iter().map(Option::is_none).collect();
+        image.read_layers_where(
+            cache,
+            progress,
+            |n| unknown[n],
+            |n, layer, stream| match (stream, known[n].take()) {
+                (Some(stream), _) => scan
+                    .read_layer(&mut walk, stream, layer, cache)
+                    .with_context(|| format!("cannot read layer {} of {name}", layer.digest)),
+                (None, Some(remembered)) => {
+                    scan.replay(&mut walk, remembered);
+                    Ok(())
+                }
+                (None, None) => unreachable!("a layer is read unless it is remembered"),
+            },
+        )?;
         let found = scan.finish(&walk);
         Ok(Inventory {
             name: name.to_owned(),
@@ -195,32 +202,35 @@ fn base_of(image: &ResolvedImage) -> Option<BaseImage> {
     })
 }
 
-/// Remembers what `layers` hold for [`Inventory::read`] of every image built on them,
-/// from their tar streams as `read` gives them: a base pyship has just assembled is
-/// not decompressed again to be listed.
-pub fn remember_lower_layers(
+/// Remembers what each of `layers` holds for [`Inventory::read`], from their tar
+/// streams as `read` gives them, in order: a base pyship has just assembled is not
+/// decompressed again to be listed.
+pub fn remember_layers(
     layers: &[crate::oci::Descriptor],
     read: ReadLayers<'_>,
     cache: &Cache,
 ) -> Result<()> {
     let mut walk = Walk::default();
     let mut scan = Scan::default();
-    read(&mut |stream| walk.layer(stream, |path, index, entry| scan.visit(path, index, entry)))?;
-    cache.put_record(SCAN_RECORD, &scan_key(layers), &scan)
+    let mut layers = layers.iter();
+    read(&mut |stream| {
+        let layer = layers
+            .next()
+            .context("more layer streams than layers to remember")?;
+        scan.read_layer(&mut walk, stream, layer, cache)
+    })
 }
 
-/// The name of what `layers` hold, for the scan record.
-fn scan_key(layers: &[crate::oci::Descriptor]) -> String {
-    let mut hasher = Sha256::new();
-    for layer in layers {
-        hasher.update(layer.digest.to_string().as_bytes());
-        hasher.update(b"\n");
-    }
-    hex::encode(hasher.finalize())
+/// What one layer holds for an inventory: the files of interest it has, and what it
+/// hides in the layers below.
+#[derive(Serialize, Deserialize)]
+struct LayerScan {
+    removed: Vec<Removal>,
+    seen: Vec<(String, Seen)>,
 }
 
 /// A file of interest seen in a layer.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 enum Seen {
     Text(String),
     Sha256(Digest),
@@ -231,7 +241,7 @@ enum Seen {
 const TEXT_LIMIT: u64 = 64 << 20;
 
 /// Collects the files an inventory is made of while a [`Walk`] goes over the layers.
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default)]
 struct Scan {
     seen: BTreeMap<String, (usize, Seen)>,
 }
@@ -273,14 +283,36 @@ impl Scan {
         Ok(())
     }
 
-    /// The walk after the `layers` this scan has seen: later layers' whiteouts can only
-    /// matter to the paths it kept.
-    fn walk(&self, layers: usize) -> Walk {
-        let present = self
+    /// Reads the next layer into `walk` and this scan, and remembers what it holds.
+    fn read_layer(
+        &mut self,
+        walk: &mut Walk,
+        stream: Box<dyn Read>,
+        layer: &crate::oci::Descriptor,
+        cache: &Cache,
+    ) -> Result<()> {
+        walk.layer(stream, |path, index, entry| self.visit(path, index, entry))?;
+        let index = walk.layers() - 1;
+        let seen = self
             .seen
             .iter()
-            .map(|(path, (layer, _))| (path.clone(), *layer));
-        Walk::resume(present, layers)
+            .filter(|(_, (at, _))| *at == index)
+            .map(|(path, (_, seen))| (path.clone(), seen.clone()))
+            .collect();
+        let record = LayerScan {
+            removed: walk.removed_by_last_layer().to_vec(),
+            seen,
+        };
+        cache.put_record(LAYER_RECORD, layer.digest.hex(), &record)
+    }
+
+    /// Applies a layer remembered from an earlier read.
+    fn replay(&mut self, walk: &mut Walk, layer: LayerScan) {
+        let paths = layer.seen.iter().map(|(path, _)| path.clone());
+        let index = walk.replay(&layer.removed, paths);
+        for (path, seen) in layer.seen {
+            self.seen.insert(path, (index, seen));
+        }
     }
 
     fn finish(self, walk: &Walk) -> Found {
@@ -426,7 +458,7 @@ mod tests {
     const SP: &str = "app/.venv/lib/python3.11/site-packages";
 
     #[test]
-    fn a_remembered_scan_of_the_lower_layers_gives_what_reading_them_gives() {
+    fn remembered_layers_list_what_reading_them_lists_whiteouts_included() {
         let meta = |name: &str| format!("Metadata-Version: 2.1\nName: {name}\nVersion: 2.0\n");
         let (keep, gone, added) = (meta("keep"), meta("gone"), meta("added"));
         let keep_path = format!("{SP}/keep-2.0.dist-info/METADATA");
@@ -446,24 +478,52 @@ mod tests {
         ];
         let whole = scan(&[base, own]);
 
-        let mut walk = Walk::default();
-        let mut lower = Scan::default();
-        walk.layer(layer(base).as_slice(), |p, i, e| lower.visit(p, i, e))
+        // Each layer read once, remembered, then replayed in a second listing; the
+        // second layer read again on top of the remembered first gives the same too.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path().to_path_buf()).unwrap();
+        let descriptors: Vec<crate::oci::Descriptor> = [base, own]
+            .iter()
+            .map(|entries| {
+                let bytes = layer(entries);
+                crate::oci::Descriptor {
+                    media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                    digest: Digest::of(&bytes),
+                    size: bytes.len() as u64,
+                }
+            })
+            .collect();
+        let (mut walk, mut first) = (Walk::default(), Scan::default());
+        for (entries, descriptor) in [base, own].iter().zip(&descriptors) {
+            let stream: Box<dyn Read> = Box::new(std::io::Cursor::new(layer(entries)));
+            first
+                .read_layer(&mut walk, stream, descriptor, &cache)
+                .unwrap();
+        }
+        let (mut walk, mut again) = (Walk::default(), Scan::default());
+        let remembered = |d: &crate::oci::Descriptor| -> LayerScan {
+            cache.record(LAYER_RECORD, d.digest.hex()).unwrap()
+        };
+        again.replay(&mut walk, remembered(&descriptors[0]));
+        let stream: Box<dyn Read> = Box::new(std::io::Cursor::new(layer(own)));
+        again
+            .read_layer(&mut walk, stream, &descriptors[1], &cache)
             .unwrap();
-        let remembered: Scan =
-            serde_json::from_slice(&serde_json::to_vec(&lower).unwrap()).unwrap();
-        let mut walk = remembered.walk(1);
-        let mut resumed = remembered;
-        walk.layer(layer(own).as_slice(), |p, i, e| resumed.visit(p, i, e))
-            .unwrap();
-        let again = resumed.finish(&walk);
+        let (mut walk2, mut replayed) = (Walk::default(), Scan::default());
+        for d in &descriptors {
+            replayed.replay(&mut walk2, remembered(d));
+        }
+        let replayed = replayed.finish(&walk2);
+        let again = again.finish(&walk);
 
         let names = |f: &Found| f.python.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(&whole), ["added", "keep"]);
-        assert_eq!(names(&again), names(&whole));
-        assert_eq!(again.debs, whole.debs);
-        assert_eq!(again.os, whole.os);
-        assert_eq!(again.os.unwrap().version_id.as_deref(), Some("13"));
+        for other in [&again, &replayed] {
+            assert_eq!(names(other), names(&whole));
+            assert_eq!(other.debs, whole.debs);
+            assert_eq!(other.os, whole.os);
+        }
+        assert_eq!(whole.os.unwrap().version_id.as_deref(), Some("13"));
     }
 
     #[test]

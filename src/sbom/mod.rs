@@ -100,7 +100,7 @@ pub fn run(args: SbomArgs) -> Result<ExitCode> {
         ImageSource::Registry(reference) => reference.name(),
         _ => args.image.clone(),
     };
-    let mut inventory = Inventory::read(&name, &image, image.layers.len(), &cache, &progress)?;
+    let mut inventory = Inventory::read(&name, &image, &cache, &progress)?;
     if let Some(project) = &args.project {
         let build = locked::build_facts(
             project,

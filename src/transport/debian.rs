@@ -349,9 +349,8 @@ impl DebianSource {
             Ok(())
         };
         let facts = std::thread::scope(|scope| {
-            let listing = scope.spawn(|| {
-                crate::sbom::inventory::remember_lower_layers(&resolved.layers, &read, cache)
-            });
+            let listing = scope
+                .spawn(|| crate::sbom::inventory::remember_layers(&resolved.layers, &read, cache));
             let facts = resolved.read_facts(&read, cache);
             listing
                 .join()

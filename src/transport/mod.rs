@@ -246,32 +246,43 @@ impl ResolvedImage {
         &self,
         cache: &Cache,
         progress: &Progress,
-        each: impl FnMut(&Descriptor, Box<dyn std::io::Read>) -> Result<()>,
-    ) -> Result<()> {
-        self.read_layers_from(0, cache, progress, each)
-    }
-
-    /// [`ResolvedImage::read_layers`] for the layers after the first `skip`, for a
-    /// reader that remembers what the lower ones held.
-    pub fn read_layers_from(
-        &self,
-        skip: usize,
-        cache: &Cache,
-        progress: &Progress,
         mut each: impl FnMut(&Descriptor, Box<dyn std::io::Read>) -> Result<()>,
     ) -> Result<()> {
-        let layers = self.layers.get(skip..).unwrap_or_default();
-        let missing: u64 = layers
-            .iter()
-            .filter(|l| !cache.has_blob(&l.digest))
-            .map(|l| l.size)
+        self.read_layers_where(
+            cache,
+            progress,
+            |_| true,
+            |_, layer, stream| match stream {
+                Some(stream) => each(layer, stream),
+                None => Ok(()),
+            },
+        )
+    }
+
+    /// [`ResolvedImage::read_layers`] for the layers `wanted` picks by index; the
+    /// others are handed over in their turn without a stream, for a reader that
+    /// remembers what they hold.
+    pub fn read_layers_where(
+        &self,
+        cache: &Cache,
+        progress: &Progress,
+        wanted: impl Fn(usize) -> bool,
+        mut each: impl FnMut(usize, &Descriptor, Option<Box<dyn std::io::Read>>) -> Result<()>,
+    ) -> Result<()> {
+        let missing: u64 = (self.layers.iter().enumerate())
+            .filter(|(n, l)| wanted(*n) && !cache.has_blob(&l.digest))
+            .map(|(_, l)| l.size)
             .sum();
         let bar = progress.bytes(missing, "pulling and reading the base");
-        for layer in layers {
+        for (n, layer) in self.layers.iter().enumerate() {
+            if !wanted(n) {
+                each(n, layer, None)?;
+                continue;
+            }
             let registry = match &self.registry {
                 Some((registry, _)) if !cache.has_blob(&layer.digest) => registry,
                 _ => {
-                    each(layer, walk::open(cache, layer)?)?;
+                    each(n, layer, Some(walk::open(cache, layer)?))?;
                     continue;
                 }
             };
@@ -287,7 +298,8 @@ impl ResolvedImage {
                         &mut writer,
                     )
                 });
-                let read = walk::decompress(layer, reader).and_then(|stream| each(layer, stream));
+                let read =
+                    walk::decompress(layer, reader).and_then(|stream| each(n, layer, Some(stream)));
                 // The download's verdict comes first: bytes read before a digest mismatch
                 // must not count.
                 download
