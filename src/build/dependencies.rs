@@ -46,6 +46,9 @@ pub struct Inputs<'a> {
     pub cache: &'a Cache,
     pub client: &'a Client,
     pub progress: &'a Progress,
+    /// Whether the image's SBOM will be made, so its base's packages are worth listing
+    /// while the dependencies are prepared.
+    pub list_base: bool,
 }
 
 impl Dependencies {
@@ -120,24 +123,36 @@ pub fn with_base(inputs: &Inputs<'_>, compiling: Compiling<'_>) -> Result<WithBa
         })?,
     };
     let (interpreter, target) = real_target(project, &facts, platform, inputs.progress)?;
-    let compiler = match compiling {
-        Compiling::Find => compiler(inputs, &interpreter)?,
-        Compiling::Shared { compiler, from } => {
-            same_release(compiler, &interpreter, platform, from)?;
-            None
+    // The base is in the cache now: its SBOM listing takes the other core meanwhile.
+    let (cache, progress) = (inputs.cache, inputs.progress);
+    std::thread::scope(|scope| {
+        let listing = inputs.list_base.then(|| {
+            scope.spawn(|| crate::sbom::inventory::remember_image_layers(base, cache, progress))
+        });
+        let compiler = match compiling {
+            Compiling::Find => compiler(inputs, &interpreter)?,
+            Compiling::Shared { compiler, from } => {
+                same_release(compiler, &interpreter, platform, from)?;
+                None
+            }
+        };
+        let shared = match compiling {
+            Compiling::Shared { compiler, .. } => compiler,
+            Compiling::Find => compiler.as_ref(),
+        };
+        let deps = Dependencies::resolve(inputs, target)?;
+        let layer = layer(&deps, shared, inputs)?;
+        if let Some(listing) = listing {
+            listing
+                .join()
+                .map_err(|_| anyhow::anyhow!("listing the base's packages failed"))??;
         }
-    };
-    let shared = match compiling {
-        Compiling::Shared { compiler, .. } => compiler,
-        Compiling::Find => compiler.as_ref(),
-    };
-    let deps = Dependencies::resolve(inputs, target)?;
-    let layer = layer(&deps, shared, inputs)?;
-    Ok(WithBase {
-        facts,
-        deps,
-        layer,
-        compiler,
+        Ok(WithBase {
+            facts,
+            deps,
+            layer,
+            compiler,
+        })
     })
 }
 

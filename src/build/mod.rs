@@ -91,6 +91,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         cache: &cache,
         client: &client,
         progress: &progress,
+        attesting: pushed.is_some() && !args.no_attest,
     };
 
     // The platform this machine runs goes first: its base's interpreter compiles the
@@ -175,6 +176,8 @@ pub struct Context<'a> {
     pub cache: &'a Cache,
     pub client: &'a reqwest::blocking::Client,
     pub progress: &'a Progress,
+    /// Whether SBOMs are made: a push that is not `--no-attest`.
+    pub attesting: bool,
 }
 
 /// One platform's finished image, with what it was made from.
@@ -282,6 +285,7 @@ fn build_platform(
             cache,
             client,
             progress,
+            list_base: context.attesting,
         },
         compiling,
     )?;

@@ -202,6 +202,38 @@ fn base_of(image: &ResolvedImage) -> Option<BaseImage> {
     })
 }
 
+/// Lists and remembers what each layer of `image` that no listing has seen holds, for
+/// [`Inventory::read`] later: a build lists its base while other work waits on
+/// another core.
+pub fn remember_image_layers(
+    image: &ResolvedImage,
+    cache: &Cache,
+    progress: &Progress,
+) -> Result<()> {
+    let unknown: Vec<bool> = image
+        .layers
+        .iter()
+        .map(|layer| {
+            cache
+                .record::<serde::de::IgnoredAny>(LAYER_RECORD, layer.digest.hex())
+                .is_none()
+        })
+        .collect();
+    let mut walk = Walk::default();
+    let mut scan = Scan::default();
+    image.read_layers_where(
+        cache,
+        progress,
+        |n| unknown[n],
+        |_, layer, stream| match stream {
+            Some(stream) => scan
+                .read_layer(&mut walk, stream, layer, cache)
+                .with_context(|| format!("cannot read layer {} of {}", layer.digest, image.name)),
+            None => Ok(()),
+        },
+    )
+}
+
 /// Remembers what each of `layers` holds for [`Inventory::read`], from their tar
 /// streams as `read` gives them, in order: a base pyship has just assembled is not
 /// decompressed again to be listed.
