@@ -188,3 +188,103 @@ fn is_zip(path: &Path) -> bool {
         .is_ok()
         && head == *b"PK\x03\x04"
 }
+
+/// Commits everything in `dir` as the test user.
+fn commit(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    let who = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+    git(
+        dir,
+        &[&who[..], &["commit", "-q", "--allow-empty", "-m", message]].concat(),
+    );
+}
+
+/// The wheel the build made of `name`, from the JSON summary.
+fn built_wheel(out: &std::process::Output, name: &str) -> String {
+    let summary = summary(out);
+    let package = summary["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {summary}"));
+    package["wheel"].as_str().unwrap().to_owned()
+}
+
+/// hatch-vcs reads the project's version from git tags, and pyship builds from a copy
+/// without `.git`: the version git describes reaches the backend. On the tag, the
+/// image answers with the tag's version; a commit later, the next development version,
+/// the same bytes from another cache; with no checkout, one line naming the fallback.
+#[test]
+fn a_version_from_git_tags_reaches_the_installed_distribution() {
+    let project = copy_fixture("build", "vcs-version");
+    let dir = project.path();
+    git(dir, &["init", "-q"]);
+    commit(dir, "fixture");
+    git(dir, &["tag", "v2.4.0"]);
+
+    let tag = format!("pyship-pep517/vcs-app:{}", std::process::id());
+    let pyship = Pyship::new();
+    let base = python_base();
+    let out = pyship.run(&[
+        "build",
+        dir.to_str().unwrap(),
+        "--base",
+        &base,
+        "--load",
+        "-t",
+        &tag,
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        built_wheel(&out, "vcs-app"),
+        "vcs_app-2.4.0-py3-none-any.whl"
+    );
+    let (container, port) = run_hardened(&tag);
+    assert_eq!(
+        wait_for_http(port, "/health", Duration::from_secs(30)),
+        Some(200),
+        "{}",
+        stderr(&docker(&["logs", &container.0]))
+    );
+    let answer = std::process::Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{port}/health")])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&answer).trim(), r#"{"version":"2.4.0"}"#);
+    drop(container);
+    docker(&["rmi", &tag]);
+
+    // A commit later: a new version, though not a file has changed.
+    commit(dir, "next");
+    let outs = tempfile::tempdir().unwrap();
+    let json = ["--format", "json"];
+    let a = build_to_layout(&pyship, dir, &outs.path().join("a"), &json);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let wheel = built_wheel(&a, "vcs-app");
+    assert!(
+        wheel.starts_with("vcs_app-2.4.1.dev1+g") && wheel.ends_with("-py3-none-any.whl"),
+        "{wheel}"
+    );
+    let b = build_to_layout(&Pyship::new(), dir, &outs.path().join("b"), &[]);
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(
+        layout_manifest(&outs.path().join("a")),
+        layout_manifest(&outs.path().join("b")),
+        "one commit, two caches, two images"
+    );
+
+    // No checkout around the project: the backend cannot ask git.
+    std::fs::remove_dir_all(dir.join(".git")).unwrap();
+    let out = build_to_layout(&Pyship::new(), dir, &outs.path().join("c"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or(&err);
+    assert!(
+        line.contains("takes its version from git (hatch-vcs)")
+            && line.contains("fallback-version = \"0.0.0\" in [tool.hatch.version]"),
+        "{err}"
+    );
+}

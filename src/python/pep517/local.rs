@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest as _, Sha256};
 
 use super::indexes::BuildIndexes;
+use super::vcs_version::{Described, VersionSource, fallback_setting, override_env};
 use super::{Batch, Builder, BuiltWheel};
 use crate::python::lock::{Lock, LockedPackage, Selection};
 use crate::python::project::Project;
@@ -90,11 +91,18 @@ pub fn build(
 
 /// One local package's source, as it will be built.
 struct Local {
+    /// The distribution's name, as the lock has it.
+    name: String,
     /// `name (directory)`, for messages.
     what: String,
     files: SourceFiles,
-    /// The files' paths, modes and contents in one digest: the cache key of its wheel.
+    /// The files' paths, modes and contents in one digest (and the version git gives
+    /// it, if any): the cache key of its wheel.
     key: String,
+    /// What tells the backend the version it would ask git for.
+    version_env: Vec<(String, String)>,
+    /// The tool that asks git when no checkout is around the package, for the error.
+    without_git: Option<String>,
 }
 
 impl Local {
@@ -112,7 +120,20 @@ impl Local {
         let files = SourceFiles::collect(&dir)
             .with_context(|| format!("cannot read the source of {what}"))?;
         let key = digest(&files).with_context(|| format!("cannot read the source of {what}"))?;
-        Ok(Local { what, files, key })
+        let mut local = Local {
+            name: package.name.clone(),
+            what,
+            files,
+            key,
+            version_env: Vec::new(),
+            without_git: None,
+        };
+        (local.version_env, local.without_git) = local.version_env();
+        // A version from git is an input like the files: a new commit, a new wheel.
+        for (name, value) in &local.version_env {
+            local.key = hex::encode(Sha256::digest(format!("{}\0{name}={value}", local.key)));
+        }
+        Ok(local)
     }
 
     /// Copies the files to `scratch` and builds them there; returns the wheel's path.
@@ -127,7 +148,33 @@ impl Local {
         let out = scratch.join("wheel");
         std::fs::create_dir(&out)?;
         let indexes = BuildIndexes::new(None, &project.indexes)?;
-        builder.build(&tree, &self.what, &indexes, &out)
+        builder
+            .build(&tree, &self.what, &indexes, &self.version_env, &out)
+            .map_err(|err| match &self.without_git {
+                Some(tool) => anyhow::anyhow!(
+                    "{} takes its version from git ({tool}), and {} is not in a git checkout with a commit: build from a checkout, or set {} (the build said: {err:#})",
+                    self.what,
+                    self.files.root().display(),
+                    fallback_setting(tool)
+                ),
+                None => err,
+            })
+    }
+
+    /// The variables that give the backend the package's version when it would ask
+    /// git, which the clean copy lacks; or, when no checkout is around the package,
+    /// the tool that will fail, for the error.
+    fn version_env(&self) -> (Vec<(String, String)>, Option<String>) {
+        let text =
+            std::fs::read_to_string(self.files.root().join("pyproject.toml")).unwrap_or_default();
+        let pyproject: toml::Value = toml::from_str(&text).unwrap_or(toml::Value::Integer(0));
+        let VersionSource::Vcs(tool) = VersionSource::of(&pyproject) else {
+            return (Vec::new(), None);
+        };
+        match Described::read(self.files.root()) {
+            Some(described) => (override_env(&self.name, &described.version()), None),
+            None => (Vec::new(), Some(tool)),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ mod indexes;
 pub mod local;
 mod repack;
 pub mod sdist;
+mod vcs_version;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,12 +72,14 @@ impl Builder {
     }
 
     /// Builds `source` (an sdist file or a directory) into a wheel in `out`, fetching
-    /// build requirements from `indexes`; returns the wheel's path.
+    /// build requirements from `indexes`, with `env` set for the backend; returns the
+    /// wheel's path.
     fn build(
         &self,
         source: &Path,
         what: &str,
         indexes: &BuildIndexes,
+        env: &[(String, String)],
         out: &Path,
     ) -> Result<PathBuf> {
         let mut command = Command::new(&self.python);
@@ -99,6 +102,7 @@ impl Builder {
             .env_remove("PIP_REQUIRE_VIRTUALENV")
             .env_remove("PIP_NO_INDEX")
             .envs(indexes.pip_env())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         let output = command
             .output()

@@ -53,7 +53,7 @@ pub fn built(
                     let out = scratch.join("wheel");
                     std::fs::create_dir(&out)?;
                     let indexes = BuildIndexes::new(choice.index.as_deref(), indexes)?;
-                    builder.build(&sdist, &what, &indexes, &out)
+                    builder.build(&sdist, &what, &indexes, &[], &out)
                 };
                 let built = batch.build(&what, &choice.package, Some(&choice.version), build)?;
                 let Some(wheel) = built else { continue };
