@@ -281,7 +281,10 @@ fn a_version_from_git_tags_reaches_the_installed_distribution() {
     let out = build_to_layout(&Pyship::new(), dir, &outs.path().join("c"), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or(&err);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or(&err);
     assert!(
         line.contains("takes its version from git (hatch-vcs)")
             && line.contains("fallback-version = \"0.0.0\" in [tool.hatch.version]"),

@@ -351,3 +351,53 @@ fn a_hash_no_file_on_the_index_has_is_refused_naming_the_package() {
     );
     assert!(pyship.leftovers().is_empty(), "{:?}", pyship.leftovers());
 }
+
+/// pip-compile writes `-e .` (or `.`) for a project with a build system: pyship installs
+/// the project itself from it, not editable; a project with nothing to build it from
+/// gets one line naming the line to remove.
+#[test]
+fn a_line_that_installs_the_project_installs_it_as_a_distribution() {
+    let project = copy_fixture("build", "requirements-only");
+    let dir = project.path();
+    let pinned = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
+    std::fs::write(dir.join("requirements.txt"), format!("{pinned}-e .\n")).unwrap();
+
+    let out = build_to_layout(&Pyship::new(), dir, &dir.join("out-a"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("requirements.txt:") && err.contains("the line installs the project"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.join("setup.py"),
+        "from setuptools import setup\n\nsetup(name='reqsvc', version='0.3.0', py_modules=['app'])\n",
+    )
+    .unwrap();
+    let tag = format!("pyship-e2e/requirements-project:{}", std::process::id());
+    let out = build_to_layout(
+        &Pyship::new(),
+        dir,
+        &dir.join("out-b"),
+        &["--load", "-t", &tag],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (container, port) = run_hardened(&tag);
+    assert_eq!(
+        wait_for_http(port, "/health", Duration::from_secs(15)),
+        Some(200),
+        "{}",
+        stderr(&docker(&["logs", &container.0]))
+    );
+    let version = docker_ok(&[
+        "exec",
+        &container.0,
+        "/app/.venv/bin/python",
+        "-c",
+        "import importlib.metadata as m; print(m.version('reqsvc'))",
+    ]);
+    assert_eq!(version, "0.3.0");
+    drop(container);
+    docker(&["rmi", &tag]);
+}

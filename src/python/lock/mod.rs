@@ -182,7 +182,7 @@ impl Lock {
         match self {
             Lock::Uv(lock) => lock.local_packages(project, env, selection),
             Lock::Poetry(lock) => lock.local_packages(project, env, selection),
-            Lock::Requirements(_) => Ok(Vec::new()),
+            Lock::Requirements(lock) => lock.local_packages(project),
         }
     }
 

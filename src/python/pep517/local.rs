@@ -71,7 +71,16 @@ pub fn build(
             }
         };
         wheels.push(WheelChoice {
-            package: package.name.clone(),
+            package: match package.name.as_str() {
+                // Named by its setup.py only: the wheel says what it is.
+                "" => wheel
+                    .filename
+                    .split('-')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                name => name.to_owned(),
+            },
             version: package.version_str().to_owned(),
             filename: wheel.filename,
             url: reqwest::Url::from_directory_path(local.files.root())
@@ -116,7 +125,10 @@ impl Local {
                 dir.display()
             )
         })?;
-        let what = format!("{} ({})", package.name, dir.display());
+        let what = match package.name.as_str() {
+            "" => format!("the project ({})", dir.display()),
+            name => format!("{name} ({})", dir.display()),
+        };
         let files = SourceFiles::collect(&dir)
             .with_context(|| format!("cannot read the source of {what}"))?;
         let key = digest(&files).with_context(|| format!("cannot read the source of {what}"))?;

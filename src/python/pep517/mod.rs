@@ -229,7 +229,9 @@ fn store(path: &Path, name: &str, version: Option<&str>, cache: &Cache) -> Resul
     let same_version = version.is_none_or(|v| {
         uv_pep440::Version::from_str(v).is_ok_and(|locked| locked == parsed.version)
     });
-    if normalize(parsed.name.as_ref()) != normalize(name) || !same_version {
+    // A project known only by its setup.py has no name to check against.
+    let same_name = name.is_empty() || normalize(parsed.name.as_ref()) == normalize(name);
+    if !same_name || !same_version {
         bail!(
             "building {name} {} gave {filename}, another distribution: the source does not match uv.lock; run `uv lock` and review the change",
             version.unwrap_or("")

@@ -28,6 +28,8 @@ pub struct RequirementsLock {
     pub inputs: Vec<PathBuf>,
     /// True when the files carry `--hash` options (then every requirement does).
     pub hashed: bool,
+    /// The first line that installs the project itself (`-e .`), if any.
+    pub installs_project: Option<Location>,
     pins: Vec<Pin>,
     indexes: Vec<IndexUrl>,
 }
@@ -124,6 +126,7 @@ impl RequirementsLock {
             files,
             inputs: parsed.files,
             hashed,
+            installs_project: parsed.project_lines.first().cloned(),
             pins,
             indexes,
         })
@@ -213,6 +216,34 @@ impl RequirementsLock {
         Ok(chosen.into_values().map(|pin| self.locked(pin)).collect())
     }
 
+    /// The project itself, built from its directory like any local package, when a
+    /// line installs it (`-e .`, `.`) as pip would; none otherwise.
+    pub fn local_packages(&self, project: &Project) -> Result<Vec<LockedPackage>> {
+        let Some(at) = &self.installs_project else {
+            return Ok(Vec::new());
+        };
+        let Some(declared) = build_system(&project.root) else {
+            bail!(
+                "{at}: the line installs the project, which has neither a setup.py nor a pyproject.toml with [project] or [build-system] to build it from: remove the line, or give the project a build system"
+            );
+        };
+        Ok(vec![LockedPackage {
+            // Empty when only setup.py knows it: the built wheel then names it.
+            name: if declared {
+                project.name.clone()
+            } else {
+                String::new()
+            },
+            version: if declared {
+                project.version.clone()
+            } else {
+                None
+            },
+            directory: Some(".".to_owned()),
+            ..LockedPackage::default()
+        }])
+    }
+
     fn locked(&self, pin: Pin) -> LockedPackage {
         let mut hashes = pin.entry.hashes;
         hashes.sort();
@@ -259,6 +290,23 @@ impl RequirementsLock {
             );
         }
         Ok(dev)
+    }
+}
+
+/// Whether pip could build `root` into a wheel: `Some(true)` when pyproject.toml
+/// declares the project (so its name is known), `Some(false)` when only a setup.py or
+/// a `[build-system]` can say, none when nothing can build it.
+fn build_system(root: &Path) -> Option<bool> {
+    let table = std::fs::read_to_string(root.join("pyproject.toml"))
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .unwrap_or_default();
+    if table.contains_key("project") {
+        Some(true)
+    } else if table.contains_key("build-system") || root.join("setup.py").is_file() {
+        Some(false)
+    } else {
+        None
     }
 }
 

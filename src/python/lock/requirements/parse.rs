@@ -49,6 +49,9 @@ pub struct Parsed {
     pub extra_index_urls: Vec<IndexUrl>,
     /// Where `--require-hashes` turned hash checking on.
     pub require_hashes: Option<Location>,
+    /// Lines that install the project itself (`-e .`, `.`), as pip-compile writes them
+    /// for a project that has a build system.
+    pub project_lines: Vec<Location>,
 }
 
 /// Reads `files` (relative to `root`) and everything they include.
@@ -96,6 +99,8 @@ impl Reader<'_> {
             let content = expand_variables(&content);
             if content.starts_with('-') {
                 self.option(&content, &at, path)?;
+            } else if is_path(&content) {
+                self.local_path(&content, &at, false)?;
             } else {
                 let entry = requirement_line(&content, &at, constraint)?;
                 self.parsed.entries.push(entry);
@@ -151,10 +156,7 @@ impl Reader<'_> {
             "-f" | "--find-links" => bail!(
                 "{at}: --find-links is not supported: serve the files from an index and name it with --extra-index-url"
             ),
-            "-e" | "--editable" => bail!(
-                "{at}: -e installs {} editable, which does not belong in an image: remove the line (pyship copies the service's own code into the image)",
-                value().unwrap_or_default()
-            ),
+            "-e" | "--editable" => self.local_path(&value()?, at, true),
             // They change how pip finds or builds files, not which pinned files a
             // hash-checked install accepts.
             "--trusted-host" | "--pre" | "--prefer-binary" | "--only-binary" | "--no-binary"
@@ -163,6 +165,28 @@ impl Reader<'_> {
                 "{at}: {other} is not an option of pip's requirements format pyship knows: remove it"
             ),
         }
+    }
+
+    /// A line that installs a directory (`.`, `-e .`, `file:.`): the project itself is
+    /// installed as the project always is (not editable, which an image has no use
+    /// for); any other directory must come from an index.
+    fn local_path(&mut self, text: &str, at: &Location, editable: bool) -> Result<()> {
+        let path = text.strip_prefix("file:").unwrap_or(text);
+        // `.[extra]` and `.#egg=name` still name the directory.
+        let path = path.split(['[', '#']).next().unwrap_or(path).trim();
+        let dir = self.root.join(path);
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if same(&dir, self.root) {
+            self.parsed.project_lines.push(at.clone());
+            return Ok(());
+        }
+        let how = if editable { "-e " } else { "" };
+        bail!(
+            "{at}: {how}{text} installs the directory {path}, which is not the project: publish it to an index and pin its version, or make it a uv workspace member"
+        )
     }
 
     fn include(&mut self, name: &str, at: &Location, file: &Path, constraint: bool) -> Result<()> {
@@ -195,6 +219,18 @@ impl Reader<'_> {
         }
         self.read(&path, constraint)
     }
+}
+
+/// True for a line pip reads as a path, not a requirement: `.`, `./x`, `../x`, `/x`,
+/// `file:…`.
+fn is_path(line: &str) -> bool {
+    let first = line.split_whitespace().next().unwrap_or_default();
+    first == "."
+        || first.starts_with("./")
+        || first.starts_with("..")
+        || first.starts_with('/')
+        || first.starts_with(".[")
+        || first.starts_with("file:")
 }
 
 /// `--name=value`, `-rvalue` or `--name`, as (name, inline value).
@@ -457,6 +493,30 @@ mod tests {
     }
 
     #[test]
+    fn lines_that_install_the_project_itself_are_noted_not_refused() {
+        let parsed = parse_files(&[
+            (
+                "requirements.txt",
+                "flask==3.1.0\n-e .\n.\n-e file:.\n.[server]\n-r requirements/more.txt\n",
+            ),
+            ("requirements/more.txt", "-e .#egg=app\n"),
+        ])
+        .unwrap();
+        assert_eq!(parsed.entries.len(), 1);
+        let lines: Vec<String> = parsed.project_lines.iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "requirements.txt:2",
+                "requirements.txt:3",
+                "requirements.txt:4",
+                "requirements.txt:5",
+                "requirements/more.txt:1"
+            ]
+        );
+    }
+
+    #[test]
     fn bad_lines_name_the_file_and_line() {
         for (files, expected) in [
             (
@@ -471,8 +531,12 @@ mod tests {
                 "a.txt:1: -r requirements.txt includes a file that includes it (requirements.txt → a.txt → requirements.txt)",
             ),
             (
-                vec![("requirements.txt", "-e .\n")],
-                "requirements.txt:1: -e installs .",
+                vec![("requirements.txt", "flask==3\n-e ./libs/shared\n")],
+                "requirements.txt:2: -e ./libs/shared installs the directory ./libs/shared, which is not the project",
+            ),
+            (
+                vec![("requirements.txt", "../elsewhere\n")],
+                "requirements.txt:1: ../elsewhere installs the directory ../elsewhere, which is not the project",
             ),
             (
                 vec![("requirements.txt", "flask @ https://x.example/flask.whl\n")],
