@@ -13,6 +13,7 @@ mod dockerignore;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod git;
 mod init;
 pub mod lint;
 mod oci;

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+use crate::git::output as git;
+
 /// The commit a push is tagged from, as the project's work tree has it checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkout {
@@ -93,20 +95,6 @@ pub fn origin(root: &Path) -> Option<String> {
 }
 
 /// Runs git in `root`; its trimmed output when it succeeds and says something.
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::ci_branch;

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 
 use uv_pep440::Version;
 
+use crate::git::output as git;
+
 /// The build requirements that mean "my version comes from git".
 const VCS_BACKENDS: &[&str] = &[
     "setuptools-scm",
@@ -215,21 +217,6 @@ fn git_status_dirty(dir: &Path) -> bool {
         .stderr(Stdio::null())
         .output()
         .is_ok_and(|out| out.status.success() && !out.stdout.is_empty())
-}
-
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
