@@ -1,7 +1,7 @@
 //! Which lockfile pins the service's dependencies, and which packages it installs at
 //! run time: the names entrypoint detection needs to tell uvicorn from gunicorn.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::oci::platform::ImagePlatform;
 use crate::python::lock::{self, Lock, RequirementsLock, Selection, normalize};
@@ -42,6 +42,11 @@ impl Lockfile {
             lock::Lockfile::Poetry => Lockfile::Poetry,
             lock::Lockfile::Requirements => {
                 let read = RequirementsLock::read(project)?;
+                if let Some(at) = &read.installs_project {
+                    bail!(
+                        "{at}: the line installs the project, which the Dockerfile's dependency stage cannot do before the source is copied: remove it (the Dockerfile installs the project after its dependencies when pyproject.toml declares a [build-system]; pyship build takes the line as it is)"
+                    );
+                }
                 let shown = |paths: &[std::path::PathBuf]| {
                     paths.iter().map(|p| p.display().to_string()).collect()
                 };

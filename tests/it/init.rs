@@ -886,6 +886,22 @@ fn bad_inputs_give_one_line_that_says_what_to_add() {
     let empty = tempfile::tempdir().unwrap();
     refuses(empty.path(), &[], &["has no pyproject.toml"]);
 
+    // `pyship build` installs the project from `-e .`; a Dockerfile's dependency stage
+    // has no source to install it from yet.
+    let editable = fixture("flask-requirements");
+    let requirements = editable.path().join("requirements.txt");
+    let pinned = std::fs::read_to_string(&requirements).unwrap();
+    std::fs::write(&requirements, format!("{pinned}-e .\n")).unwrap();
+    refuses(
+        editable.path(),
+        &[],
+        &[
+            "requirements.txt:",
+            "the line installs the project",
+            "remove it",
+        ],
+    );
+
     let no_lock = fixture("hello-fastapi");
     std::fs::remove_file(no_lock.path().join("uv.lock")).unwrap();
     refuses(
