@@ -242,6 +242,17 @@ fn a_version_from_git_tags_reaches_the_installed_distribution() {
         built_wheel(&out, "vcs-app"),
         "vcs_app-2.4.0-py3-none-any.whl"
     );
+    let listed = summary(&out)["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "vcs-app")
+        .map(|p| p["version"].clone());
+    assert_eq!(
+        listed,
+        Some("2.4.0".into()),
+        "the summary names the built version"
+    );
     let (container, port) = run_hardened(&tag);
     assert_eq!(
         wait_for_http(port, "/health", Duration::from_secs(30)),

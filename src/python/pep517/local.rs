@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha2::{Digest as _, Sha256};
+use uv_distribution_filename::WheelFilename;
 
 use super::indexes::BuildIndexes;
 use super::vcs_version::{Described, VersionSource, fallback_setting, override_env};
@@ -70,18 +71,18 @@ pub fn build(
                 wheel
             }
         };
+        // What the lock does not know (a dynamic version, a name only setup.py has),
+        // the wheel built says.
+        let built: Option<WheelFilename> = wheel.filename.parse().ok();
         wheels.push(WheelChoice {
-            package: match package.name.as_str() {
-                // Named by its setup.py only: the wheel says what it is.
-                "" => wheel
-                    .filename
-                    .split('-')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-                name => name.to_owned(),
+            package: match (package.name.as_str(), &built) {
+                ("", Some(built)) => built.name.to_string(),
+                (name, _) => name.to_owned(),
             },
-            version: package.version_str().to_owned(),
+            version: match (&package.version, &built) {
+                (None, Some(built)) => built.version.to_string(),
+                _ => package.version_str().to_owned(),
+            },
             filename: wheel.filename,
             url: reqwest::Url::from_directory_path(local.files.root())
                 .map(String::from)
